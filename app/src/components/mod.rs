@@ -1,0 +1,3 @@
+//! Building blocks shared by every page.
+pub mod layout;
+pub mod page;

@@ -1,0 +1,67 @@
+//! Page furniture: title row, summary cards, error and empty states.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// Title row: the page name on the left, the primary action (if any) on the right.
+#[component]
+pub fn PageHeader(
+    title: &'static str,
+    #[prop(optional)] subtitle: Option<&'static str>,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <header class="page-header">
+            <div>
+                <h1>{title}</h1>
+                {subtitle.map(|s| view! { <p class="subtitle">{s}</p> })}
+            </div>
+            <div class="actions">{children.map(|c| c())}</div>
+        </header>
+    }
+}
+
+/// One key number with its label and an optional hint below it.
+#[component]
+pub fn StatCard(
+    label: &'static str,
+    value: String,
+    #[prop(optional, into)] hint: Option<String>,
+    #[prop(optional)] test_id: Option<&'static str>,
+) -> impl IntoView {
+    view! {
+        <div class="card stat" data-testid=test_id>
+            <div class="stat-label">{label}</div>
+            <div class="stat-value">{value}</div>
+            {hint.map(|h| view! { <div class="stat-hint">{h}</div> })}
+        </div>
+    }
+}
+
+/// An error, said plainly, where the failed content would have been.
+#[component]
+pub fn ErrorBox(error: AppError) -> impl IntoView {
+    view! {
+        <div class="callout callout-alert" role="alert">
+            <strong>"Could not load this. "</strong>
+            <span>{error.to_string()}</span>
+        </div>
+    }
+}
+
+/// What an empty list shows: what to do next, in the UI and from the command line.
+#[component]
+pub fn EmptyState(title: &'static str, hint: &'static str, command: &'static str) -> impl IntoView {
+    view! {
+        <div class="empty">
+            <p class="empty-title">{title}</p>
+            <p>{hint}</p>
+            <pre class="code">{command}</pre>
+        </div>
+    }
+}
+
+#[component]
+pub fn Loading() -> impl IntoView {
+    view! { <div class="loading" aria-busy="true">"Loading…"</div> }
+}

@@ -1,0 +1,54 @@
+//! Number formatting for people: sizes, durations, counts.
+
+pub fn bytes(n: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n.max(0) as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{} B", n.max(0)) } else { format!("{v:.1} {}", UNITS[unit]) }
+}
+
+pub fn duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {}s", s / 60, s % 60),
+        3600..86400 => format!("{}h {}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d {}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+/// Thousands separated by a thin space, which reads well in tables.
+pub fn count(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('\u{2009}');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_for_people() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(999), "999 B");
+        assert_eq!(bytes(8_123_456), "8.1 MB");
+        assert_eq!(duration(59), "59s");
+        assert_eq!(duration(61), "1m 1s");
+        assert_eq!(duration(7200), "2h 0m");
+        assert_eq!(duration(90000), "1d 1h");
+        assert_eq!(count(0), "0");
+        assert_eq!(count(1234567), "1\u{2009}234\u{2009}567");
+        assert_eq!(count(-1000), "-1\u{2009}000");
+    }
+}

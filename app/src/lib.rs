@@ -1,0 +1,63 @@
+//! The dashboard: pages, components and the server functions they call.
+//!
+//! Architecture invariants:
+//! - Components only present. Data arrives through `Resource`s over server functions
+//!   in [`api`]; each server function is an adapter that calls one `services`
+//!   function (compiled only with the `ssr` feature).
+//! - No `#[cfg(feature = "ssr")]` in page or component files; server-only helpers
+//!   live in [`ssr`].
+#![recursion_limit = "256"]
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod format;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use components::layout::Layout;
+use leptos::prelude::*;
+use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+use pages::{about::AboutPage, home::HomePage, not_found::NotFound, projects::ProjectsPage};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="cairn" href="/pkg/cairn.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Meta name="color-scheme" content="light dark" />
+        <Title formatter=|page: String| if page.is_empty() { "Cairn".to_string() } else { format!("{page} · Cairn") } />
+        <Router>
+            <Layout>
+                <Routes fallback=NotFound>
+                    <Route path=path!("") view=HomePage />
+                    <Route path=path!("/projects") view=ProjectsPage />
+                    <Route path=path!("/about") view=AboutPage />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

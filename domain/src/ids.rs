@@ -1,0 +1,51 @@
+//! Newtype ids, so a project id can never be passed where a run id is expected.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = Uuid))]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A project: the owner of every top-level entity.
+    ProjectId
+);
+
+/// The project created by the first migration; entities land here unless told otherwise.
+pub const DEFAULT_PROJECT_ID: ProjectId = ProjectId(Uuid::from_u128(0x00000000_0000_4000_8000_000000000001));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_as_plain_strings() {
+        let json = serde_json::to_string(&DEFAULT_PROJECT_ID).unwrap();
+        assert_eq!(json, "\"00000000-0000-4000-8000-000000000001\"");
+        let back: ProjectId = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, DEFAULT_PROJECT_ID);
+        assert_eq!("00000000-0000-4000-8000-000000000001".parse::<ProjectId>().unwrap(), DEFAULT_PROJECT_ID);
+        assert!("not-a-uuid".parse::<ProjectId>().is_err());
+    }
+}

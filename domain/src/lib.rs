@@ -1,0 +1,14 @@
+//! Types that cross a boundary: the browser (wasm), the REST API and the services
+//! all speak these. Serde only, no I/O, so this crate builds for `wasm32`.
+//!
+//! Architecture invariant: nothing here depends on sqlx, tokio, axum or leptos.
+//! Row structs live in `services::db`; they convert into these DTOs explicitly.
+
+pub mod build;
+pub mod ids;
+pub mod overview;
+pub mod project;
+pub mod validation;
+
+pub use ids::{DEFAULT_PROJECT_ID, ProjectId};
+pub use validation::ValidationError;

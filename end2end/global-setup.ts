@@ -1,0 +1,44 @@
+// Starts the real `cairn serve` on a free port (CAIRN_BIND=127.0.0.1:0) against a
+// fresh database, and hands its address to the tests through CAIRN_BASE_URL.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export default async function globalSetup() {
+  const bin = process.env.CAIRN_BIN;
+  const admin = process.env.DATABASE_URL;
+  if (!bin || !admin) throw new Error('CAIRN_BIN and DATABASE_URL must be set (make e2e sets both)');
+  const db = `cairn_e2e_${Date.now()}_${randomBytes(3).toString('hex')}`;
+  const url = new URL(admin);
+  url.pathname = `/${db}`;
+  const artifacts = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-e2e-'));
+  const child = spawn(bin, ['serve'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: url.toString(),
+      CAIRN_CREATE_DB: 'true',
+      CAIRN_BIND: '127.0.0.1:0',
+      CAIRN_ARTIFACTS: artifacts,
+      CAIRN_SECRET_KEY: randomBytes(32).toString('hex'),
+      RUST_LOG: process.env.RUST_LOG || 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const baseUrl: string = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`cairn did not start within 60 s; output:\n${out}`)), 60_000);
+    child.stdout!.on('data', (chunk) => {
+      out += chunk.toString();
+      const m = out.match(/cairn listening on (http:\/\/\S+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`cairn exited with ${code} before listening:\n${out}`)); });
+  });
+  child.stdout!.resume();
+  process.env.CAIRN_BASE_URL = baseUrl;
+  process.env.CAIRN_E2E_DB = db;
+  process.env.CAIRN_E2E_PID = String(child.pid);
+  (globalThis as any).__cairn = { child, db, artifacts, admin };
+}

@@ -1,0 +1,217 @@
+//! Configuration from flags and environment, parsed and validated once in `main`.
+//! Nothing else in Cairn reads the environment for settings.
+
+use clap::{Args, ValueEnum};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Where the metadata database is.
+#[derive(Args, Clone, Debug)]
+pub struct DatabaseArgs {
+    /// Postgres URL of the metadata database.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/cairn",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// Create the database named in DATABASE_URL if it does not exist.
+    #[arg(long, env = "CAIRN_CREATE_DB")]
+    pub create_db: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Settings of `cairn serve`.
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+
+    /// Address to listen on; port 0 picks a free port (printed at start).
+    #[arg(long, env = "CAIRN_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+
+    /// Artifact store: a local folder, or an s3:// / gs:// / az:// URL (`cloud` builds).
+    #[arg(long, env = "CAIRN_ARTIFACTS", default_value = ".cairn/artifacts")]
+    pub artifacts: String,
+
+    /// Key that encrypts stored secrets (at least 32 characters). `make run` generates one.
+    #[arg(long, env = "CAIRN_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<SecretKey>,
+
+    /// Folder with the compiled dashboard assets (pkg/cairn.js, .wasm, .css).
+    #[arg(long, env = "CAIRN_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "CAIRN_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    #[arg(long, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// A secret that never appears in logs or `Debug` output.
+#[derive(Clone)]
+pub struct SecretKey(String);
+
+impl SecretKey {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretKey(<{} characters, redacted>)", self.0.chars().count())
+    }
+}
+
+impl std::str::FromStr for SecretKey {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.chars().count() < 32 {
+            return Err(format!(
+                "must be at least 32 characters (got {}); generate one with `openssl rand -hex 32`",
+                s.chars().count()
+            ));
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+/// A configuration problem found before anything starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "CAIRN_SECRET_KEY is not set. Set it to at least 32 random characters (e.g. `export CAIRN_SECRET_KEY=$(openssl rand -hex 32)`); `make run` does this for you"
+    )]
+    MissingSecretKey,
+    #[error(
+        "CAIRN_SITE_ROOT={0} has no pkg/cairn.js: build the dashboard first (`make build`) or point CAIRN_SITE_ROOT at the built site"
+    )]
+    MissingSite(String),
+    #[error("CAIRN_MAX_BODY_BYTES must be between 1 KiB and 10 GiB (got {0})")]
+    BodyLimit(usize),
+}
+
+/// `ServeArgs` after validation: everything `serve` needs, known to be usable.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub database_url: String,
+    pub create_db: bool,
+    pub bind: SocketAddr,
+    pub artifacts: String,
+    pub secret_key: SecretKey,
+    pub site_root: PathBuf,
+    pub max_body_bytes: usize,
+    pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    pub fn validate(self) -> Result<ServeConfig, ConfigError> {
+        let secret_key = self.secret_key.ok_or(ConfigError::MissingSecretKey)?;
+        if !self.site_root.join("pkg").join("cairn.js").is_file() {
+            return Err(ConfigError::MissingSite(self.site_root.display().to_string()));
+        }
+        if !(1024..=10 * 1024 * 1024 * 1024).contains(&self.max_body_bytes) {
+            return Err(ConfigError::BodyLimit(self.max_body_bytes));
+        }
+        Ok(ServeConfig {
+            database_url: self.db.database_url,
+            create_db: self.db.create_db,
+            bind: self.bind,
+            artifacts: self.artifacts,
+            secret_key,
+            site_root: self.site_root,
+            max_body_bytes: self.max_body_bytes,
+            log_format: self.log_format,
+        })
+    }
+}
+
+impl ServeConfig {
+    /// One line a person can read at start-up; no secrets.
+    pub fn summary(&self) -> String {
+        format!(
+            "bind={} database={} artifacts={} site_root={} max_body_bytes={} secret_key=<set, {} characters>",
+            self.bind,
+            services::db::redact_url(&self.database_url),
+            self.artifacts,
+            self.site_root.display(),
+            self.max_body_bytes,
+            self.secret_key.expose().chars().count()
+        )
+    }
+
+    /// Leptos' options, built from ours (a shipped binary has no Cargo.toml to read).
+    pub fn leptos_options(&self) -> leptos::config::LeptosOptions {
+        leptos::config::LeptosOptions::builder()
+            .output_name("cairn")
+            .site_root(self.site_root.display().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(self.bind)
+            .build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_keys_are_checked_and_never_printed() {
+        assert!("short".parse::<SecretKey>().unwrap_err().contains("at least 32"));
+        let key: SecretKey = "0123456789abcdef0123456789abcdef".parse().unwrap();
+        let shown = format!("{key:?}");
+        assert!(!shown.contains("0123"), "{shown}");
+    }
+
+    #[test]
+    fn summary_hides_the_password_and_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
+        std::fs::write(dir.path().join("pkg/cairn.js"), "").unwrap();
+        let args = ServeArgs {
+            db: DatabaseArgs { database_url: "postgres://me:hunter2@db:5432/cairn".into(), create_db: false },
+            bind: "127.0.0.1:0".parse().unwrap(),
+            artifacts: "/tmp/a".into(),
+            secret_key: Some("k".repeat(40).parse().unwrap()),
+            site_root: dir.path().to_path_buf(),
+            max_body_bytes: 1 << 20,
+            log_format: LogFormat::Text,
+        };
+        let cfg = args.validate().unwrap();
+        let s = cfg.summary();
+        assert!(!s.contains("hunter2") && !s.contains("kkkk"), "{s}");
+        assert!(s.contains("me:***@db"), "{s}");
+    }
+
+    #[test]
+    fn missing_site_and_key_say_what_to_do() {
+        let args = ServeArgs {
+            db: DatabaseArgs { database_url: "postgres://x/y".into(), create_db: false },
+            bind: "127.0.0.1:0".parse().unwrap(),
+            artifacts: "a".into(),
+            secret_key: None,
+            site_root: "/nonexistent".into(),
+            max_body_bytes: 1 << 20,
+            log_format: LogFormat::Text,
+        };
+        let err = args.clone().validate().unwrap_err().to_string();
+        assert!(err.contains("CAIRN_SECRET_KEY") && err.contains("make run"), "{err}");
+        let args = ServeArgs { secret_key: Some("k".repeat(32).parse().unwrap()), ..args };
+        let err = args.validate().unwrap_err().to_string();
+        assert!(err.contains("make build"), "{err}");
+    }
+}

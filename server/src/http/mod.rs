@@ -1,0 +1,152 @@
+//! The HTTP surface: one router for the dashboard (Leptos SSR + server functions),
+//! the REST API under `/api/v1`, and operations endpoints.
+
+pub mod api;
+pub mod error;
+pub mod metrics;
+pub mod ops;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use error::ApiError;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::LeptosRoutes;
+use metrics::Metrics;
+use std::time::Duration;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+/// Everything a handler can reach. Cheap to clone.
+#[derive(Clone, FromRef)]
+pub struct ServerState {
+    pub leptos_options: LeptosOptions,
+    pub services: services::AppState,
+    pub metrics: Metrics,
+    pub limits: Limits,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+}
+
+pub fn router(state: ServerState) -> Router {
+    let routes = leptos_axum::generate_route_list(app::App);
+    let services = state.services.clone();
+    let leptos_context = move || provide_context(services.clone());
+    let options = state.leptos_options.clone();
+    let limit = state.limits.max_body_bytes;
+
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/favicon.svg", get(ops::favicon))
+        .nest("/api/v1", api::router())
+        .leptos_routes_with_context(&state, routes, leptos_context, move || app::shell(options.clone()))
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_response(
+                            DefaultOnResponse::new()
+                                .level(Level::INFO)
+                                .latency_unit(tower_http::LatencyUnit::Micros),
+                        )
+                        // Failures are logged where they are handled (http::error), once.
+                        .on_failure(()),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(middleware::from_fn_with_state(limit, reject_large_bodies))
+                .layer(RequestBodyLimitLayer::new(limit))
+                .layer(DefaultBodyLimit::max(limit)),
+        )
+        .with_state(state)
+}
+
+fn request_span(req: &Request<Body>) -> tracing::Span {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        uri = %req.uri().path(),
+        route = route.as_deref().unwrap_or("unmatched"),
+        request_id = %request_id,
+    )
+}
+
+/// Rejects a declared body over the limit up front, with our JSON envelope
+/// (streamed bodies are cut off by `RequestBodyLimitLayer` and the extractors).
+async fn reject_large_bodies(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit as u64 => ApiError::payload_too_large(limit).into_response(),
+        _ => next.run(req).await,
+    }
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "an internal error occurred; the details are in the server log",
+    )
+    .into_response()
+}
+
+/// Unknown API paths get a JSON 404; anything else is a static asset or the
+/// dashboard's own "page not found" (also a 404).
+async fn fallback(State(state): State<ServerState>, method: Method, uri: Uri, req: Request) -> Response {
+    let path = uri.path();
+    if path == "/api" || path.starts_with("/api/") {
+        return ApiError::not_found(format!(
+            "there is no API route {method} {path}; the API is described at /api/v1/openapi.json"
+        ))
+        .into_response();
+    }
+    // Asset names are stable across builds, so browsers must revalidate them.
+    let is_asset = path.starts_with("/pkg/");
+    let services = state.services.clone();
+    let handler = leptos_axum::file_and_error_handler_with_context::<ServerState, _>(
+        move || provide_context(services.clone()),
+        app::shell,
+    );
+    let mut response = handler(uri, State(state), req).await;
+    if is_asset && response.headers().get(header::CACHE_CONTROL).is_none() {
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    response
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not accept {method}; see /api/v1/openapi.json for the methods it takes", uri.path()),
+    )
+}
+
+/// How long a graceful shutdown waits for in-flight requests.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);

@@ -1,0 +1,100 @@
+//! `cairn serve`: connect, migrate, open the artifact store, listen, and stop
+//! gracefully on SIGTERM or Ctrl-C.
+
+use crate::config::ServeConfig;
+use crate::http::{Limits, SHUTDOWN_GRACE, ServerState, metrics::Metrics, router};
+use anyhow::Context;
+use services::artifacts::ArtifactStore;
+use services::db::{self, PoolSettings};
+use std::future::Future;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Builds the state `serve` runs with: database connected and migrated, store open.
+pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<ServerState> {
+    let pool = db::connect(
+        &cfg.database_url,
+        PoolSettings { create_database: cfg.create_db, ..PoolSettings::default() },
+    )
+    .await?;
+    db::migrate(&pool).await?;
+    let store = ArtifactStore::open(&cfg.artifacts)?;
+    Ok(ServerState {
+        leptos_options: cfg.leptos_options(),
+        services: services::AppState::new(pool, store),
+        metrics: Metrics::default(),
+        limits: Limits { max_body_bytes: cfg.max_body_bytes },
+    })
+}
+
+pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
+    tracing::info!(config = %cfg.summary(), "starting cairn serve");
+    let state = build_state(&cfg).await?;
+    let listener = TcpListener::bind(cfg.bind).await.with_context(|| {
+        format!(
+            "could not listen on {}: is another process using it? Pick another address with CAIRN_BIND",
+            cfg.bind
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    // Scripts and the end-to-end tests read this line to learn the port.
+    println!("cairn listening on http://{addr}");
+    tracing::info!(%addr, store = state.services.store.location(), "serving dashboard and API");
+    serve_on(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish for up to
+/// [`SHUTDOWN_GRACE`].
+pub async fn serve_on(
+    listener: TcpListener,
+    state: ServerState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (tx, mut rx) = watch::channel(false);
+    let signalled = async move {
+        shutdown.await;
+        tracing::info!(grace_s = SHUTDOWN_GRACE.as_secs(), "shutting down: finishing in-flight requests");
+        let _ = tx.send(true);
+    };
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(signalled);
+    tokio::select! {
+        res = server => res,
+        _ = async {
+            let _ = rx.wait_for(|stop| *stop).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!("in-flight requests did not finish within the grace period; stopping anyway");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "could not listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,72 @@
+//! The CLI's remote commands against a real server on port 0.
+use crate::support;
+use server::cli::output::OutputFormat;
+use server::cli::remote::{Remote, RemoteArgs, RemoteError};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+async fn start(pool: PgPool) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(server::serve::serve_on(listener, support::state(pool), async {
+        let _ = rx.await;
+    }));
+    (format!("http://{addr}"), tx, handle)
+}
+
+fn remote(url: &str, output: OutputFormat) -> Remote {
+    Remote::new(&RemoteArgs { url: url.to_string(), token: None, output }).unwrap()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn remote_commands_print_tables_and_json(pool: PgPool) {
+    let (url, stop, handle) = start(pool).await;
+
+    let text = remote(&url, OutputFormat::Table)
+        .create_project(OutputFormat::Table, "vision".into(), "".into())
+        .await
+        .unwrap();
+    assert!(text.starts_with("created project vision ("), "{text}");
+
+    let table = remote(&url, OutputFormat::Table).list_projects(OutputFormat::Table).await.unwrap();
+    let lines: Vec<_> = table.lines().collect();
+    assert!(lines[0].starts_with("NAME"), "{table}");
+    assert_eq!(lines.len(), 3, "header + default + vision: {table}");
+
+    let json = remote(&url, OutputFormat::Json).list_projects(OutputFormat::Json).await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+
+    let status = remote(&url, OutputFormat::Json).status(OutputFormat::Json).await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(v["overview"]["projects"], 2);
+    assert_eq!(v["build"]["version"], env!("CARGO_PKG_VERSION"));
+
+    // A refused request: exit code 1 and the server's message.
+    let err = remote(&url, OutputFormat::Table)
+        .create_project(OutputFormat::Table, "vision".into(), "".into())
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 1);
+    assert!(err.to_string().contains("409 conflict") && err.to_string().contains("already exists"), "{err}");
+
+    // Graceful shutdown: the server stops when told to.
+    stop.send(()).unwrap();
+    handle.await.unwrap().unwrap();
+
+    // Nobody listening any more: exit code 3 and a hint.
+    let err = remote(&url, OutputFormat::Table).status(OutputFormat::Table).await.unwrap_err();
+    assert!(matches!(err, RemoteError::Unreachable { .. }));
+    assert_eq!(err.exit_code(), 3);
+    assert!(err.to_string().contains("CAIRN_URL"), "{err}");
+}
+
+#[test]
+fn bad_urls_are_usage_errors() {
+    let err = Remote::new(&RemoteArgs { url: "not a url".into(), token: None, output: OutputFormat::Table })
+        .err()
+        .unwrap();
+    assert_eq!(err.exit_code(), 2);
+}

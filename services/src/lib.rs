@@ -1,0 +1,20 @@
+//! The stateful core of Cairn. Every rule lives here once and is called by the REST
+//! API, the MLflow-compatible API, the CLI, the workers and the UI's server functions.
+//!
+//! Architecture invariants:
+//! - No HTTP and no Leptos: this crate knows nothing of axum, tower or leptos.
+//! - All SQL lives in [`db`], checked at compile time by sqlx macros against the
+//!   committed `.sqlx/` data.
+//! - Artifacts are written to the object store before the row that points at them.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod artifacts;
+pub mod build_info;
+pub mod db;
+pub mod error;
+pub mod overview;
+pub mod projects;
+pub mod state;
+
+pub use error::{Error, Result};
+pub use state::AppState;
