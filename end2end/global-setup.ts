@@ -1,6 +1,6 @@
 // Starts the real `cairn serve` on a free port (CAIRN_BIND=127.0.0.1:0) against a
 // fresh database, and hands its address to the tests through CAIRN_BASE_URL.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,15 +14,22 @@ export default async function globalSetup() {
   const url = new URL(admin);
   url.pathname = `/${db}`;
   const artifacts = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-e2e-'));
+  const env = {
+    ...process.env,
+    DATABASE_URL: url.toString(),
+    CAIRN_CREATE_DB: 'true',
+    RUST_LOG: process.env.RUST_LOG || 'warn',
+  };
+  // The first admin, as `make run` creates it (password on stdin).
+  const adminPassword = `e2e-${randomBytes(12).toString('hex')}`;
+  execFileSync(bin, ['user', 'add', 'admin', '--role', 'admin'], { env, input: adminPassword + '\n' });
+  process.env.CAIRN_ADMIN_PASSWORD = adminPassword;
   const child = spawn(bin, ['serve'], {
     env: {
-      ...process.env,
-      DATABASE_URL: url.toString(),
-      CAIRN_CREATE_DB: 'true',
+      ...env,
       CAIRN_BIND: '127.0.0.1:0',
       CAIRN_ARTIFACTS: artifacts,
       CAIRN_SECRET_KEY: randomBytes(32).toString('hex'),
-      RUST_LOG: process.env.RUST_LOG || 'warn',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

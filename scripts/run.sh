@@ -13,5 +13,7 @@ export CAIRN_SECRET_KEY="${CAIRN_SECRET_KEY:-$(cat .cairn/secret.key)}"
 export CAIRN_CREATE_DB=true
 export CAIRN_SITE_ROOT="${CAIRN_SITE_ROOT:-target/site}"
 export CAIRN_ARTIFACTS="${CAIRN_ARTIFACTS:-.cairn/artifacts}"
+# The first admin, once; its generated password is printed this one time.
+"$bin" user add admin --role admin --if-missing < /dev/null
 echo "[run] dashboard: http://${CAIRN_BIND:-127.0.0.1:3000}" >&2
 exec "$bin" serve

@@ -1,30 +1,88 @@
-//! Server functions: thin adapters from the browser to `services`.
+//! Server functions: thin adapters from the browser to `services`. Each finds the
+//! caller, calls one `services` function (which authorizes), and maps the result.
 
 use crate::error::AppError;
+use domain::auth::{ApiToken, AuditEvent, AuditFilter, CreatedToken, CreatedUser, Me, Role, User};
 use domain::build::BuildInfo;
 use domain::overview::Overview;
 use domain::project::Project;
 use leptos::prelude::*;
 
+#[cfg(feature = "ssr")]
+use crate::ssr::{principal, state};
+
 #[server(endpoint = "overview")]
 pub async fn get_overview() -> Result<Overview, AppError> {
-    Ok(services::overview::read(&crate::ssr::state()?).await?)
+    Ok(services::overview::read(&state()?, &principal()?).await?)
 }
 
 #[server(endpoint = "projects")]
 pub async fn list_projects() -> Result<Vec<Project>, AppError> {
-    Ok(services::projects::list(&crate::ssr::state()?).await?)
+    Ok(services::projects::list(&state()?, &principal()?).await?)
 }
 
 #[server(endpoint = "projects/create")]
 pub async fn create_project(name: String, description: String) -> Result<Project, AppError> {
-    let st = crate::ssr::state()?;
-    Ok(services::projects::create(&st, domain::project::NewProject { name, description }).await?)
+    let new = domain::project::NewProject { name, description };
+    Ok(services::projects::create(&state()?, &principal()?, new).await?)
 }
 
 #[server(endpoint = "build")]
 pub async fn get_build_info() -> Result<BuildInfo, AppError> {
+    principal()?;
     Ok(services::build_info::current())
+}
+
+/// The signed-in user, or None (the login page asks this too).
+#[server(endpoint = "me")]
+pub async fn get_me() -> Result<Option<Me>, AppError> {
+    Ok(principal().ok().map(|p| p.me()))
+}
+
+#[server(endpoint = "tokens")]
+pub async fn list_my_tokens() -> Result<Vec<ApiToken>, AppError> {
+    Ok(services::auth::tokens::list(&state()?, &principal()?, false).await?)
+}
+
+#[server(endpoint = "tokens/create")]
+pub async fn create_token(name: String, expires_in_days: String) -> Result<CreatedToken, AppError> {
+    // The form sends "" for "never".
+    let expires_in_days = match expires_in_days.trim() {
+        "" => None,
+        d => Some(d.parse::<u32>().map_err(|_| AppError::Invalid {
+            field: "expires_in_days".into(),
+            message: "must be a whole number of days".into(),
+        })?),
+    };
+    let new = domain::auth::NewToken { name, expires_in_days };
+    Ok(services::auth::tokens::create(&state()?, &principal()?, new).await?)
+}
+
+#[server(endpoint = "tokens/revoke")]
+pub async fn revoke_token(token_id: domain::TokenId) -> Result<ApiToken, AppError> {
+    Ok(services::auth::tokens::revoke(&state()?, &principal()?, token_id).await?)
+}
+
+#[server(endpoint = "users")]
+pub async fn list_users() -> Result<Vec<User>, AppError> {
+    Ok(services::auth::users::list(&state()?, &principal()?).await?)
+}
+
+#[server(endpoint = "users/create")]
+pub async fn create_user(username: String, role: Role) -> Result<CreatedUser, AppError> {
+    let new = domain::auth::NewUser { username, role, password: None };
+    Ok(services::auth::users::create(&state()?, &principal()?, new).await?)
+}
+
+#[server(endpoint = "users/role")]
+pub async fn set_user_role(user_id: domain::UserId, role: Role) -> Result<User, AppError> {
+    let change = domain::auth::UserChange { role: Some(role), disabled: None };
+    Ok(services::auth::users::change(&state()?, &principal()?, user_id, change).await?)
+}
+
+#[server(endpoint = "audit")]
+pub async fn list_audit(filter: AuditFilter) -> Result<Vec<AuditEvent>, AppError> {
+    Ok(services::auth::audit::list(&state()?, &principal()?, &filter).await?)
 }
 
 /// Marks the page being rendered as "not found" (HTTP 404). A no-op in the browser.

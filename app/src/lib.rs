@@ -19,9 +19,12 @@ pub mod ssr;
 use components::layout::Layout;
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
-use pages::{about::AboutPage, home::HomePage, not_found::NotFound, projects::ProjectsPage};
+use pages::{
+    about::AboutPage, audit::AuditPage, home::HomePage, login::LoginPage, not_found::NotFound,
+    projects::ProjectsPage, settings::SettingsPage,
+};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -51,13 +54,16 @@ pub fn App() -> impl IntoView {
         <Meta name="color-scheme" content="light dark" />
         <Title formatter=|page: String| if page.is_empty() { "Cairn".to_string() } else { format!("{page} · Cairn") } />
         <Router>
-            <Layout>
-                <Routes fallback=NotFound>
+            <Routes fallback=|| view! { <Layout><NotFound /></Layout> }>
+                <Route path=path!("/login") view=LoginPage />
+                <ParentRoute path=path!("") view=|| view! { <Layout><leptos_router::components::Outlet /></Layout> }>
                     <Route path=path!("") view=HomePage />
                     <Route path=path!("/projects") view=ProjectsPage />
+                    <Route path=path!("/settings") view=SettingsPage />
+                    <Route path=path!("/audit") view=AuditPage />
                     <Route path=path!("/about") view=AboutPage />
-                </Routes>
-            </Layout>
+                </ParentRoute>
+            </Routes>
         </Router>
     }
 }

@@ -12,15 +12,39 @@ pub fn state() -> Result<AppState, AppError> {
     })
 }
 
+/// The signed-in caller of this request (the HTTP layer put it in the request's
+/// extensions), or `Unauthorized`.
+pub fn principal() -> Result<services::auth::Principal, AppError> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<services::auth::CurrentUser>().cloned())
+        .and_then(|current| current.0)
+        .ok_or_else(|| {
+            set_status(401);
+            AppError::Unauthorized("your session has ended; sign in again".into())
+        })
+}
+
 impl From<services::Error> for AppError {
+    /// Also sets the response status, so a refused server function is a 403 (not
+    /// the 500 Leptos would send for any error).
     fn from(e: services::Error) -> Self {
         use services::Error as E;
+        set_status(match &e {
+            E::NotFound { .. } => 404,
+            E::Validation(_) => 422,
+            E::Conflict(_) => 409,
+            E::Unauthorized(_) => 401,
+            E::Forbidden(_) => 403,
+            E::RateLimited { .. } => 429,
+            E::Db(_) | E::Store(_) | E::Other(_) => 500,
+        });
         match e {
             E::NotFound { .. } => AppError::NotFound(e.to_string()),
             E::Validation(v) => AppError::Invalid { field: v.field, message: v.message },
             E::Conflict(m) => AppError::Conflict(m),
             E::Unauthorized(m) => AppError::Unauthorized(m),
             E::Forbidden(m) => AppError::Forbidden(m),
+            E::RateLimited { message, .. } => AppError::Forbidden(message),
             E::Db(_) | E::Store(_) | E::Other(_) => {
                 // Logged once here, at the boundary; the client gets no internals.
                 tracing::error!(error = ?e, "server function failed");

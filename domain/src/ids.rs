@@ -32,6 +32,16 @@ id_type!(
     ProjectId
 );
 
+id_type!(
+    /// A user account.
+    UserId
+);
+
+id_type!(
+    /// An API token (its id, not its secret).
+    TokenId
+);
+
 /// The project created by the first migration; entities land here unless told otherwise.
 pub const DEFAULT_PROJECT_ID: ProjectId = ProjectId(Uuid::from_u128(0x00000000_0000_4000_8000_000000000001));
 

@@ -4,11 +4,12 @@
 //! Architecture invariant: nothing here depends on sqlx, tokio, axum or leptos.
 //! Row structs live in `services::db`; they convert into these DTOs explicitly.
 
+pub mod auth;
 pub mod build;
 pub mod ids;
 pub mod overview;
 pub mod project;
 pub mod validation;
 
-pub use ids::{DEFAULT_PROJECT_ID, ProjectId};
+pub use ids::{DEFAULT_PROJECT_ID, ProjectId, TokenId, UserId};
 pub use validation::ValidationError;

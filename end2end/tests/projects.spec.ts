@@ -1,7 +1,8 @@
 import { expect, test } from '@playwright/test';
-import { open, screenshot } from './util';
+import { open, screenshot, signIn } from './util';
 
 test('create a project in the browser and see it listed', async ({ page }) => {
+  await signIn(page);
   await open(page, '/projects');
   const name = `churn-${Date.now()}`;
   await page.getByLabel('Name').fill(name);
@@ -21,6 +22,7 @@ test('create a project in the browser and see it listed', async ({ page }) => {
 });
 
 test('a name with leading spaces gets a clear error', async ({ page }) => {
+  await signIn(page);
   await open(page, '/projects');
   await page.getByLabel('Name').fill('  padded');
   await page.getByRole('button', { name: 'Create project' }).click();

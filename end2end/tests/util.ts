@@ -1,10 +1,30 @@
-import { expect, Page } from '@playwright/test';
+import { APIRequestContext, expect, Page } from '@playwright/test';
 
 /** Absolute URL on the server started by global-setup. */
 export function url(p: string): string {
   const base = process.env.CAIRN_BASE_URL;
   if (!base) throw new Error('CAIRN_BASE_URL is not set: run through `make e2e`');
   return new URL(p, base).toString();
+}
+
+export const admin = () => ({ username: 'admin', password: process.env.CAIRN_ADMIN_PASSWORD! });
+
+/** Signs the page's browser context in (the session cookie is shared with page.request). */
+export async function signIn(page: Page, who = admin()) {
+  const r = await page.request.post(url('/api/v1/login'), { data: who });
+  expect(r.status(), await r.text()).toBe(200);
+}
+
+/** An API token for `who`, for requests outside the browser. */
+export async function tokenFor(request: APIRequestContext, who = admin()): Promise<string> {
+  const login = await request.post(url('/api/v1/login'), { data: who });
+  expect(login.status()).toBe(200);
+  const r = await request.post(url('/api/v1/tokens'), {
+    data: { name: `e2e-${Date.now()}` },
+    headers: { origin: new URL(url('/')).origin },
+  });
+  expect(r.status(), await r.text()).toBe(201);
+  return (await r.json()).secret;
 }
 
 /** Opens a page and waits until the wasm has hydrated it (the app marks <body>). */

@@ -58,6 +58,10 @@ pub struct ServeArgs {
 
     #[arg(long, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// The URL people reach Cairn at; an https:// URL makes session cookies `Secure`.
+    #[arg(long, env = "CAIRN_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
 }
 
 /// A secret that never appears in logs or `Debug` output.
@@ -116,6 +120,7 @@ pub struct ServeConfig {
     pub site_root: PathBuf,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
+    pub public_url: Option<url::Url>,
 }
 
 impl ServeArgs {
@@ -136,6 +141,7 @@ impl ServeArgs {
             site_root: self.site_root,
             max_body_bytes: self.max_body_bytes,
             log_format: self.log_format,
+            public_url: self.public_url,
         })
     }
 }
@@ -152,6 +158,10 @@ impl ServeConfig {
             self.max_body_bytes,
             self.secret_key.expose().chars().count()
         )
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
     }
 
     /// Leptos' options, built from ours (a shipped binary has no Cargo.toml to read).
@@ -190,6 +200,7 @@ mod tests {
             site_root: dir.path().to_path_buf(),
             max_body_bytes: 1 << 20,
             log_format: LogFormat::Text,
+            public_url: None,
         };
         let cfg = args.validate().unwrap();
         let s = cfg.summary();
@@ -207,6 +218,7 @@ mod tests {
             site_root: "/nonexistent".into(),
             max_body_bytes: 1 << 20,
             log_format: LogFormat::Text,
+            public_url: None,
         };
         let err = args.clone().validate().unwrap_err().to_string();
         assert!(err.contains("CAIRN_SECRET_KEY") && err.contains("make run"), "{err}");

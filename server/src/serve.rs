@@ -2,7 +2,7 @@
 //! gracefully on SIGTERM or Ctrl-C.
 
 use crate::config::ServeConfig;
-use crate::http::{Limits, SHUTDOWN_GRACE, ServerState, metrics::Metrics, router};
+use crate::http::{CookieSettings, Limits, SHUTDOWN_GRACE, ServerState, metrics::Metrics, router};
 use anyhow::Context;
 use services::artifacts::ArtifactStore;
 use services::db::{self, PoolSettings};
@@ -24,6 +24,7 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<ServerState> {
         services: services::AppState::new(pool, store),
         metrics: Metrics::default(),
         limits: Limits { max_body_bytes: cfg.max_body_bytes },
+        cookies: CookieSettings { secure: cfg.secure_cookies() },
     })
 }
 
@@ -58,7 +59,8 @@ pub async fn serve_on(
         tracing::info!(grace_s = SHUTDOWN_GRACE.as_secs(), "shutting down: finishing in-flight requests");
         let _ = tx.send(true);
     };
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(signalled);
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(signalled);
     tokio::select! {
         res = server => res,
         _ = async {

@@ -19,6 +19,9 @@ pub enum Error {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Too many attempts; try again after `retry_after_s` seconds.
+    #[error("{message}")]
+    RateLimited { retry_after_s: u64, message: String },
     #[error("database error")]
     Db(#[from] sqlx::Error),
     #[error("artifact store error")]

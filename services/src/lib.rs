@@ -9,6 +9,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod artifacts;
+pub mod auth;
 pub mod build_info;
 pub mod db;
 pub mod error;

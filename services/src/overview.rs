@@ -1,9 +1,11 @@
 //! The numbers on the home page.
 
+use crate::auth::{Action, Principal, authorize};
 use crate::{AppState, Result, db};
 use domain::overview::Overview;
 
-pub async fn read(st: &AppState) -> Result<Overview> {
+pub async fn read(st: &AppState, p: &Principal) -> Result<Overview> {
+    authorize(p, Action::Read)?;
     let row = db::overview::read(&st.db).await?;
     let uptime = chrono::Utc::now().signed_duration_since(st.started_at);
     Ok(Overview {

@@ -1,5 +1,8 @@
 //! One module per page.
 pub mod about;
+pub mod audit;
 pub mod home;
+pub mod login;
 pub mod not_found;
 pub mod projects;
+pub mod settings;

@@ -41,6 +41,54 @@ pub enum Command {
     /// Projects: list and create.
     #[command(subcommand)]
     Project(ProjectCommand),
+    /// Users (works on the database directly).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens (works on the database directly).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user. The password is read from stdin when it is piped in; otherwise
+    /// one is generated and printed once.
+    Add(UserAddArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UserAddArgs {
+    pub name: String,
+    #[arg(long, value_parser = parse_role)]
+    pub role: domain::auth::Role,
+    /// Do nothing (and print nothing) when the user exists already.
+    #[arg(long)]
+    pub if_missing: bool,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create an API token for a user and print it once.
+    Create(TokenCreateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TokenCreateArgs {
+    #[arg(long)]
+    pub user: String,
+    #[arg(long, default_value = "cli")]
+    pub name: String,
+    /// Days until it expires (none: never).
+    #[arg(long)]
+    pub expires_days: Option<u32>,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+}
+
+fn parse_role(s: &str) -> Result<domain::auth::Role, String> {
+    s.parse().map_err(|e: domain::ValidationError| e.message)
 }
 
 #[derive(Subcommand, Debug)]
@@ -86,17 +134,13 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
-        Command::Migrate(db) => {
-            crate::telemetry::init(LogFormat::Text);
-            match migrate(db).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(&e),
-            }
-        }
+        Command::Migrate(db) => local(migrate(db)).await,
         Command::Status(remote) => remote_cmd(&remote, |r, out| async move { r.status(out).await }).await,
         Command::Project(ProjectCommand::List(remote)) => {
             remote_cmd(&remote, |r, out| async move { r.list_projects(out).await }).await
         }
+        Command::User(UserCommand::Add(args)) => local(user_add(args)).await,
+        Command::Token(TokenCommand::Create(args)) => local(token_create(args)).await,
         Command::Project(ProjectCommand::Create(args)) => {
             let (name, description) = (args.name, args.description);
             remote_cmd(&args.remote, |r, out| async move { r.create_project(out, name, description).await })
@@ -105,7 +149,16 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn migrate(db: DatabaseArgs) -> anyhow::Result<()> {
+async fn local(f: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    crate::telemetry::init(LogFormat::Text);
+    match f.await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// Connects and migrates, so local commands work on a fresh database too.
+async fn open_db(db: &DatabaseArgs) -> anyhow::Result<sqlx::PgPool> {
     let pool = services::db::connect(
         &db.database_url,
         services::db::PoolSettings {
@@ -116,6 +169,46 @@ async fn migrate(db: DatabaseArgs) -> anyhow::Result<()> {
     )
     .await?;
     services::db::migrate(&pool).await?;
+    Ok(pool)
+}
+
+async fn user_add(args: UserAddArgs) -> anyhow::Result<()> {
+    use std::io::{IsTerminal, Read};
+    let pool = open_db(&args.db).await?;
+    let mut password = None;
+    if !std::io::stdin().is_terminal() {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        let s = s.trim_end_matches(['\n', '\r']).to_string();
+        if !s.is_empty() {
+            password = Some(s);
+        }
+    }
+    let new = domain::auth::NewUser { username: args.name.clone(), role: args.role, password };
+    if let Some(created) = services::auth::users::create_from_cli(&pool, new, args.if_missing).await? {
+        println!("created user {} with role {}", created.user.username, created.user.role);
+        if let Some(p) = created.generated_password {
+            println!("password: {p}");
+            println!("(shown once: store it now)");
+        }
+    }
+    Ok(())
+}
+
+async fn token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
+    let pool = open_db(&args.db).await?;
+    let new = domain::auth::NewToken { name: args.name, expires_in_days: args.expires_days };
+    let created = services::auth::tokens::create_from_cli(&pool, &args.user, new).await?;
+    println!("{}", created.secret);
+    eprintln!(
+        "token '{}' for {} created; the secret above is shown once",
+        created.token.name, created.token.username
+    );
+    Ok(())
+}
+
+async fn migrate(db: DatabaseArgs) -> anyhow::Result<()> {
+    open_db(&db).await?;
     println!("migrations applied to {}", services::db::redact_url(&db.database_url));
     Ok(())
 }

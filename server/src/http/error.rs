@@ -14,6 +14,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Sent as `Retry-After` with 429s.
+    pub retry_after_s: Option<u64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -37,7 +39,7 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None }
+        Self { status, code, message: message.into(), field: None, retry_after_s: None }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -58,7 +60,11 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorDetail { code: self.code.to_string(), message: self.message, field: self.field },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after_s {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        response
     }
 }
 
@@ -72,10 +78,15 @@ impl From<services::Error> for ApiError {
                 code: "validation_failed",
                 message: format!("{}: {}", v.field, v.message),
                 field: Some(v.field),
+                retry_after_s: None,
             },
             E::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             E::Unauthorized(m) => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", m),
             E::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
+            E::RateLimited { retry_after_s, message } => Self {
+                retry_after_s: Some(retry_after_s),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            },
             E::Db(_) | E::Store(_) | E::Other(_) => {
                 tracing::error!(error = ?e, "request failed");
                 Self::new(

@@ -2,6 +2,7 @@
 //! the REST API under `/api/v1`, and operations endpoints.
 
 pub mod api;
+pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod ops;
@@ -33,6 +34,13 @@ pub struct ServerState {
     pub services: services::AppState,
     pub metrics: Metrics,
     pub limits: Limits,
+    pub cookies: CookieSettings,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct CookieSettings {
+    /// Mark cookies `Secure` (when Cairn is served over TLS, per CAIRN_PUBLIC_URL).
+    pub secure: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -52,10 +60,13 @@ pub fn router(state: ServerState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/favicon.svg", get(ops::favicon))
+        .route("/auth/login", axum::routing::post(api::auth::login_form))
+        .route("/auth/logout", axum::routing::post(api::auth::logout_form))
         .nest("/api/v1", api::router())
         .leptos_routes_with_context(&state, routes, leptos_context, move || app::shell(options.clone()))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(
             ServiceBuilder::new()

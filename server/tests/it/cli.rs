@@ -16,13 +16,15 @@ async fn start(pool: PgPool) -> (String, oneshot::Sender<()>, tokio::task::JoinH
     (format!("http://{addr}"), tx, handle)
 }
 
-fn remote(url: &str, output: OutputFormat) -> Remote {
-    Remote::new(&RemoteArgs { url: url.to_string(), token: None, output }).unwrap()
+fn remote_as(url: &str, token: &str, output: OutputFormat) -> Remote {
+    Remote::new(&RemoteArgs { url: url.to_string(), token: Some(token.to_string()), output }).unwrap()
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn remote_commands_print_tables_and_json(pool: PgPool) {
+    let (_, token) = support::user_with_token(&pool, "ed", domain::auth::Role::Editor).await;
     let (url, stop, handle) = start(pool).await;
+    let remote = |url: &str, out| remote_as(url, &token, out);
 
     let text = remote(&url, OutputFormat::Table)
         .create_project(OutputFormat::Table, "vision".into(), "".into())
@@ -52,13 +54,20 @@ async fn remote_commands_print_tables_and_json(pool: PgPool) {
     assert_eq!(err.exit_code(), 1);
     assert!(err.to_string().contains("409 conflict") && err.to_string().contains("already exists"), "{err}");
 
+    // Without a token: refused with the server's message, exit code 1.
+    let anonymous =
+        Remote::new(&RemoteArgs { url: url.clone(), token: None, output: OutputFormat::Table }).unwrap();
+    let err = anonymous.status(OutputFormat::Table).await.unwrap_err();
+    assert_eq!(err.exit_code(), 1);
+    assert!(err.to_string().starts_with("401 unauthorized"), "{err}");
+
     // Graceful shutdown: the server stops when told to.
     stop.send(()).unwrap();
     handle.await.unwrap().unwrap();
 
     // Nobody listening any more: exit code 3 and a hint.
     let err = remote(&url, OutputFormat::Table).status(OutputFormat::Table).await.unwrap_err();
-    assert!(matches!(err, RemoteError::Unreachable { .. }));
+    assert!(matches!(err, RemoteError::Unreachable { .. }), "{err}");
     assert_eq!(err.exit_code(), 3);
     assert!(err.to_string().contains("CAIRN_URL"), "{err}");
 }

@@ -1,6 +1,7 @@
-use crate::support::{self, BODY_LIMIT, app, get, post_json, send};
+use crate::support::{BODY_LIMIT, app, get, get_as, post_json_as, send, user_with_token};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use domain::auth::Role;
 use sqlx::PgPool;
 
 #[sqlx::test(migrations = "../migrations")]
@@ -24,8 +25,9 @@ async fn health_and_readiness(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn home_page_renders_numbers_from_postgres(pool: PgPool) {
     let app = app(pool.clone());
+    let (_, token) = user_with_token(&pool, "ana", Role::Viewer).await;
     sqlx::query("insert into project (name) values ('a'), ('b')").execute(&pool).await.unwrap();
-    let r = get(&app, "/").await;
+    let r = get_as(&app, "/", &token).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.content_type.starts_with("text/html"), "{}", r.content_type);
     // The default project plus the two above.
@@ -38,23 +40,29 @@ async fn home_page_renders_numbers_from_postgres(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn pages_render_and_unknown_pages_are_404(pool: PgPool) {
-    let app = app(pool);
-    for path in ["/projects", "/about"] {
-        let r = get(&app, path).await;
+    let app = app(pool.clone());
+    let (_, token) = user_with_token(&pool, "ana", Role::Admin).await;
+    for path in ["/projects", "/about", "/settings", "/audit"] {
+        let r = get_as(&app, path, &token).await;
         assert_eq!(r.status, StatusCode::OK, "{path}");
     }
-    let about = get(&app, "/about").await;
+    let about = get_as(&app, "/about", &token).await;
     assert!(about.body.contains(env!("CARGO_PKG_VERSION")), "version shown");
-    let r = get(&app, "/definitely/not/here").await;
+    let r = get_as(&app, "/definitely/not/here", &token).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r.body.contains("Page not found"));
+    // The login page needs no session.
+    let r = get(&app, "/login").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Sign in"));
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn unknown_api_routes_are_json_404s(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool.clone());
+    let (_, token) = user_with_token(&pool, "ana", Role::Viewer).await;
     for path in ["/api/v1/nothing", "/api/v2/x", "/api"] {
-        let r = get(&app, path).await;
+        let r = get_as(&app, path, &token).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(r.error_code(), "not_found");
         assert!(r.json()["error"]["message"].as_str().unwrap().contains("openapi.json"));
@@ -66,14 +74,15 @@ async fn unknown_api_routes_are_json_404s(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn projects_round_trip(pool: PgPool) {
-    let app = app(pool);
-    let r = post_json(&app, "/api/v1/projects", r#"{"name":"fraud","description":"cards"}"#).await;
+    let app = app(pool.clone());
+    let (_, token) = user_with_token(&pool, "ed", Role::Editor).await;
+    let r = post_json_as(&app, "/api/v1/projects", &token, r#"{"name":"fraud","description":"cards"}"#).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id = r.json()["project_id"].as_str().unwrap().to_string();
-    let r = get(&app, &format!("/api/v1/projects/{id}")).await;
+    let r = get_as(&app, &format!("/api/v1/projects/{id}"), &token).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["name"], "fraud");
-    let list = get(&app, "/api/v1/projects").await.json();
+    let list = get_as(&app, "/api/v1/projects", &token).await.json();
     let names: Vec<_> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["default", "fraud"]);
 }
@@ -81,36 +90,44 @@ async fn projects_round_trip(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn bad_input_gets_clear_errors_and_changes_nothing(pool: PgPool) {
     let app = app(pool.clone());
+    let (_, t) = user_with_token(&pool, "ed", Role::Editor).await;
     let count = || async {
         sqlx::query_scalar::<_, i64>("select count(*) from project").fetch_one(&pool).await.unwrap()
     };
     let before = count().await;
 
-    let r = post_json(&app, "/api/v1/projects", r#"{"name": "x",,}"#).await;
+    let r = post_json_as(&app, "/api/v1/projects", &t, r#"{"name": "x",,}"#).await;
     assert_eq!((r.status, r.error_code().as_str()), (StatusCode::BAD_REQUEST, "invalid_json"));
     assert!(r.json()["error"]["message"].as_str().unwrap().contains("line 1 column"), "{}", r.body);
 
-    let r = post_json(&app, "/api/v1/projects", r#"{"nom": "x"}"#).await;
+    let r = post_json_as(&app, "/api/v1/projects", &t, r#"{"nom": "x"}"#).await;
     assert_eq!((r.status, r.error_code().as_str()), (StatusCode::BAD_REQUEST, "invalid_body"));
     assert!(r.body.contains("nom"), "names the unknown field: {}", r.body);
 
-    let r = send(&app, Request::post("/api/v1/projects").body(Body::from(r#"{"name":"x"}"#)).unwrap()).await;
+    let r = send(
+        &app,
+        Request::post("/api/v1/projects")
+            .header("authorization", format!("Bearer {t}"))
+            .body(Body::from(r#"{"name":"x"}"#))
+            .unwrap(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
-    let r = post_json(&app, "/api/v1/projects", r#"{"name": "   "}"#).await;
+    let r = post_json_as(&app, "/api/v1/projects", &t, r#"{"name": "   "}"#).await;
     assert_eq!((r.status, r.error_code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
     assert_eq!(r.json()["error"]["field"], "name");
 
-    let r = post_json(&app, "/api/v1/projects", r#"{"name": "DEFAULT"}"#).await;
+    let r = post_json_as(&app, "/api/v1/projects", &t, r#"{"name": "DEFAULT"}"#).await;
     assert_eq!((r.status, r.error_code().as_str()), (StatusCode::CONFLICT, "conflict"));
 
     let big = format!(r#"{{"name":"big","description":"{}"}}"#, "x".repeat(BODY_LIMIT + 1));
-    let r = post_json(&app, "/api/v1/projects", &big).await;
+    let r = post_json_as(&app, "/api/v1/projects", &t, &big).await;
     assert_eq!((r.status, r.error_code().as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
 
-    let r = get(&app, "/api/v1/projects/not-a-uuid").await;
+    let r = get_as(&app, "/api/v1/projects/not-a-uuid", &t).await;
     assert_eq!((r.status, r.error_code().as_str()), (StatusCode::BAD_REQUEST, "invalid_path"));
-    let r = get(&app, "/api/v1/projects/6f1c2c4e-0000-4000-8000-000000000000").await;
+    let r = get_as(&app, "/api/v1/projects/6f1c2c4e-0000-4000-8000-000000000000", &t).await;
     assert_eq!((r.status, r.error_code().as_str()), (StatusCode::NOT_FOUND, "not_found"));
 
     assert_eq!(count().await, before, "nothing was written");
@@ -118,14 +135,19 @@ async fn bad_input_gets_clear_errors_and_changes_nothing(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn streamed_bodies_over_the_limit_are_refused(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool.clone());
+    let (_, t) = user_with_token(&pool, "ed", Role::Editor).await;
     // No content-length: the body is cut off while being read.
     let chunks: Vec<Result<String, std::io::Error>> =
         (0..(BODY_LIMIT / 1024 + 2)).map(|_| Ok("x".repeat(1024))).collect();
     let body = Body::from_stream(futures::stream::iter(chunks));
     let r = send(
         &app,
-        Request::post("/api/v1/projects").header("content-type", "application/json").body(body).unwrap(),
+        Request::post("/api/v1/projects")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {t}"))
+            .body(body)
+            .unwrap(),
     )
     .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
@@ -135,22 +157,36 @@ async fn streamed_bodies_over_the_limit_are_refused(pool: PgPool) {
 async fn openapi_document_describes_the_api(pool: PgPool) {
     let app = app(pool);
     let r = get(&app, "/api/v1/openapi.json").await;
-    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.status, StatusCode::OK, "public");
     let doc = r.json();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/api/v1/projects", "/api/v1/projects/{project_id}", "/api/v1/status"] {
+    for path in [
+        "/api/v1/projects",
+        "/api/v1/projects/{project_id}",
+        "/api/v1/status",
+        "/api/v1/login",
+        "/api/v1/logout",
+        "/api/v1/me",
+        "/api/v1/users",
+        "/api/v1/users/{user_id}",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{token_id}",
+        "/api/v1/audit",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
     assert!(doc["paths"]["/api/v1/projects"]["post"]["responses"]["413"].is_object());
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn metrics_count_requests_by_route_and_status(pool: PgPool) {
-    let app = app(pool);
-    get(&app, "/api/v1/projects").await;
-    get(&app, "/api/v1/projects").await;
-    get(&app, "/api/v1/nowhere").await;
+    let app = app(pool.clone());
+    let (_, t) = user_with_token(&pool, "ana", Role::Viewer).await;
+    get_as(&app, "/api/v1/projects", &t).await;
+    get_as(&app, "/api/v1/projects", &t).await;
+    get_as(&app, "/api/v1/nowhere", &t).await;
     let r = get(&app, "/metrics").await;
     assert_eq!(r.status, StatusCode::OK);
     let line = r
@@ -181,16 +217,19 @@ async fn request_ids_are_set_or_propagated(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn server_functions_answer_the_dashboard(pool: PgPool) {
-    let app = app(pool);
-    let r = send(
-        &app,
-        Request::post("/api/overview")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let app = app(pool.clone());
+    let (_, t) = user_with_token(&pool, "ana", Role::Viewer).await;
+    let call = |token: Option<String>| {
+        let mut req =
+            Request::post("/api/overview").header("content-type", "application/x-www-form-urlencoded");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    let r = send(&app, call(Some(t))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["projects"], 1);
-    let _ = support::BODY_LIMIT;
+    let r = send(&app, call(None)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
 }

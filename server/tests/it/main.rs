@@ -1,5 +1,6 @@
 //! HTTP tests of the `cairn` server: the real router over a fresh database per
 //! test (`#[sqlx::test]`), driven with `oneshot` or a real socket on port 0.
+mod auth;
 mod cli;
 mod http;
 mod support;

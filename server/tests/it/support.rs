@@ -1,8 +1,9 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use domain::auth::{NewToken, NewUser, Role};
 use http_body_util::BodyExt;
-use server::http::{Limits, ServerState, metrics::Metrics};
+use server::http::{CookieSettings, Limits, ServerState, metrics::Metrics};
 use services::artifacts::ArtifactStore;
 use sqlx::PgPool;
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ pub fn state(pool: PgPool) -> ServerState {
         ),
         metrics: Metrics::default(),
         limits: Limits { max_body_bytes: BODY_LIMIT },
+        cookies: CookieSettings { secure: false },
     }
 }
 
@@ -42,6 +44,8 @@ pub fn app(pool: PgPool) -> Router {
 
 pub struct Reply {
     pub status: StatusCode,
+    pub set_cookie: Option<String>,
+    pub location: Option<String>,
     pub content_type: String,
     pub request_id: Option<String>,
     pub body: String,
@@ -58,18 +62,71 @@ impl Reply {
     }
 }
 
+/// A user with `role` and an API token for them; returns (user id, token secret).
+pub async fn user_with_token(pool: &PgPool, name: &str, role: Role) -> (domain::UserId, String) {
+    let new = NewUser { username: name.into(), role, password: Some(password_of(name)) };
+    let created =
+        services::auth::users::create_from_cli(pool, new, false).await.expect("user").expect("new user");
+    let token = services::auth::tokens::create_from_cli(
+        pool,
+        name,
+        NewToken { name: "test".into(), expires_in_days: None },
+    )
+    .await
+    .expect("token");
+    (created.user.user_id, token.secret)
+}
+
+/// Every test user's password (it contains none of the test usernames).
+pub fn password_of(_name: &str) -> String {
+    "Tr0ub4dor&3-staple-9".to_string()
+}
+
 pub async fn send(app: &Router, req: Request<Body>) -> Reply {
     let resp = app.clone().oneshot(req).await.expect("infallible");
     let status = resp.status();
     let content_type =
         resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let request_id = resp.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let set_cookie = header("set-cookie");
+    let location = header("location");
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    Reply { status, content_type, request_id, body: String::from_utf8_lossy(&bytes).into_owned() }
+    Reply {
+        status,
+        set_cookie,
+        location,
+        content_type,
+        request_id,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
 }
 
 pub async fn get(app: &Router, uri: &str) -> Reply {
     send(app, Request::get(uri).body(Body::empty()).expect("request")).await
+}
+
+pub async fn get_as(app: &Router, uri: &str, token: &str) -> Reply {
+    send(
+        app,
+        Request::get(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
+}
+
+pub async fn post_json_as(app: &Router, uri: &str, token: &str, body: &str) -> Reply {
+    send(
+        app,
+        Request::post(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request"),
+    )
+    .await
 }
 
 pub async fn post_json(app: &Router, uri: &str, body: &str) -> Reply {

@@ -1,8 +1,12 @@
 //! All SQL in Cairn, one module per aggregate. Functions take an executor (a pool,
 //! a connection or `&mut *tx`) so callers decide the transaction.
 
+pub mod audit;
 pub mod overview;
 pub mod projects;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
@@ -66,6 +70,14 @@ pub async fn connect(url: &str, settings: PoolSettings) -> Result<PgPool, Startu
     if settings.create_database {
         create_database_if_missing(&options, &target).await?;
     }
+    // One direct connection first: a pool reports only "timed out", while this
+    // says what is wrong (refused, bad password, no such database).
+    sqlx::PgConnection::connect_with(&options)
+        .await
+        .map_err(|source| StartupError::Unreachable { target: target.clone(), source })?
+        .close()
+        .await
+        .map_err(|source| StartupError::Unreachable { target: target.clone(), source })?;
     let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.acquire_timeout)

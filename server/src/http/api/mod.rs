@@ -1,14 +1,18 @@
 //! REST API v1: JSON in, JSON out, described by the OpenAPI document at
 //! `/api/v1/openapi.json`, which is generated from these handlers' annotations.
 
+pub mod audit;
+pub mod auth;
 pub mod projects;
 pub mod status;
+pub mod tokens;
+pub mod users;
 
 use super::ServerState;
 use super::error::{ErrorBody, ErrorDetail};
 use axum::Json;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{delete, get, patch, post};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -17,7 +21,22 @@ use utoipa::OpenApi;
         title = "Cairn API",
         description = "Cairn's REST API. Errors always have the shape `{\"error\": {\"code\", \"message\", \"field\"?}}`."
     ),
-    paths(status::get_status, projects::list_projects, projects::get_project, projects::create_project),
+    paths(
+        status::get_status,
+        projects::list_projects,
+        projects::get_project,
+        projects::create_project,
+        auth::login,
+        auth::logout,
+        auth::me,
+        users::list_users,
+        users::create_user,
+        users::change_user,
+        tokens::list_tokens,
+        tokens::create_token,
+        tokens::revoke_token,
+        audit::list_audit,
+    ),
     components(schemas(
         ErrorBody,
         ErrorDetail,
@@ -26,10 +45,27 @@ use utoipa::OpenApi;
         domain::overview::Overview,
         domain::build::BuildInfo,
         status::Status,
+        domain::auth::Role,
+        domain::auth::User,
+        domain::auth::Me,
+        domain::auth::Credentials,
+        domain::auth::NewUser,
+        domain::auth::CreatedUser,
+        domain::auth::UserChange,
+        domain::auth::ApiToken,
+        domain::auth::NewToken,
+        domain::auth::CreatedToken,
+        domain::auth::AuditEvent,
     )),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
     tags(
         (name = "status", description = "What is running and how it is doing"),
         (name = "projects", description = "Projects own every top-level entity"),
+        (name = "auth", description = "Sign in and out; who am I"),
+        (name = "users", description = "User accounts and roles (admins)"),
+        (name = "tokens", description = "API tokens: send as `Authorization: Bearer <token>`"),
+        (name = "audit", description = "The audit log (admins)"),
     )
 )]
 pub struct ApiDoc;
@@ -40,6 +76,30 @@ pub fn router() -> Router<ServerState> {
         .route("/status", get(status::get_status))
         .route("/projects", get(projects::list_projects).post(projects::create_project))
         .route("/projects/{project_id}", get(projects::get_project))
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/me", get(auth::me))
+        .route("/users", get(users::list_users).post(users::create_user))
+        .route("/users/{user_id}", patch(users::change_user))
+        .route("/tokens", get(tokens::list_tokens).post(tokens::create_token))
+        .route("/tokens/{token_id}", delete(tokens::revoke_token))
+        .route("/audit", get(audit::list_audit))
+}
+
+/// Documents the bearer-token scheme every endpoint accepts.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("cairn_…").build(),
+            ),
+        );
+    }
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {

@@ -1,6 +1,7 @@
 //! `/api/v1/projects`.
 
 use crate::http::ServerState;
+use crate::http::auth::Auth;
 use crate::http::error::{ApiJson, ApiPath, ApiResult, ErrorBody};
 use axum::Json;
 use axum::extract::State;
@@ -10,8 +11,8 @@ use domain::project::{NewProject, Project};
 
 #[utoipa::path(get, path = "/api/v1/projects", tag = "projects",
     responses((status = 200, body = [Project])))]
-pub async fn list_projects(State(st): State<ServerState>) -> ApiResult<Json<Vec<Project>>> {
-    Ok(Json(services::projects::list(&st.services).await?))
+pub async fn list_projects(State(st): State<ServerState>, Auth(p): Auth) -> ApiResult<Json<Vec<Project>>> {
+    Ok(Json(services::projects::list(&st.services, &p).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/projects/{project_id}", tag = "projects",
@@ -19,9 +20,10 @@ pub async fn list_projects(State(st): State<ServerState>) -> ApiResult<Json<Vec<
     responses((status = 200, body = Project), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody)))]
 pub async fn get_project(
     State(st): State<ServerState>,
+    Auth(p): Auth,
     ApiPath(id): ApiPath<ProjectId>,
 ) -> ApiResult<Json<Project>> {
-    Ok(Json(services::projects::get(&st.services, id).await?))
+    Ok(Json(services::projects::get(&st.services, &p, id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/projects", tag = "projects", request_body = NewProject,
@@ -34,7 +36,8 @@ pub async fn get_project(
     ))]
 pub async fn create_project(
     State(st): State<ServerState>,
+    Auth(p): Auth,
     ApiJson(new): ApiJson<NewProject>,
 ) -> ApiResult<(StatusCode, Json<Project>)> {
-    Ok((StatusCode::CREATED, Json(services::projects::create(&st.services, new).await?)))
+    Ok((StatusCode::CREATED, Json(services::projects::create(&st.services, &p, new).await?)))
 }

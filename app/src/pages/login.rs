@@ -1,0 +1,43 @@
+//! Sign in. A plain HTML form posting to `/auth/login`, so it works before the
+//! wasm has loaded; errors come back in the query string.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let query = use_query_map();
+    let get = move |k: &str| query.with(|q| q.get(k).map(|s| s.to_string()));
+    view! {
+        <Title text="Sign in" />
+        <div class="login-wrap">
+            <form class="login card" method="post" action="/auth/login">
+                <div class="brand">
+                    <svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true">
+                        <ellipse cx="12" cy="19" rx="8" ry="3" />
+                        <ellipse cx="12" cy="12.5" rx="6" ry="2.6" />
+                        <ellipse cx="12" cy="7" rx="4" ry="2.2" />
+                    </svg>
+                    <span>"Cairn"</span>
+                </div>
+                <h1>"Sign in"</h1>
+                {move || get("error").map(|e| view! { <p class="callout callout-alert" role="alert">{e}</p> })}
+                <label>
+                    <span>"Username"</span>
+                    <input name="username" autocomplete="username" required autofocus value=move || get("username").unwrap_or_default() />
+                </label>
+                <label>
+                    <span>"Password"</span>
+                    <input name="password" type="password" autocomplete="current-password" required />
+                </label>
+                <input type="hidden" name="next" value=move || get("next").unwrap_or_else(|| "/".into()) />
+                <button type="submit" class="btn btn-primary">"Sign in"</button>
+                <p class="hint">
+                    "No account? An admin creates one under Settings, or on the server: "
+                    <code>"cairn user add NAME --role viewer"</code>
+                </p>
+            </form>
+        </div>
+    }
+}
