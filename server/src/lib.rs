@@ -6,6 +6,7 @@
 //! is [`http::error`].
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod http;

@@ -9,7 +9,13 @@ use tracing_subscriber::util::SubscriberInitExt;
 const DEFAULT_FILTER: &str = "info,sqlx=warn,tower_http=info,leptos=warn";
 
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    init_with(format, DEFAULT_FILTER);
+}
+
+/// Like [`init`] with other default levels (benchmarks log only warnings, since a
+/// line per request would measure the logger).
+pub fn init_with(format: LogFormat, default_filter: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let registry = tracing_subscriber::registry().with(filter);
     // `try_init`: tests may have installed a subscriber already.
     let _ = match format {

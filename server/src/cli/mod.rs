@@ -47,6 +47,9 @@ pub enum Command {
     /// API tokens (works on the database directly).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Benchmarks: print their figures (`--json` for a machine-readable last line).
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -140,6 +143,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             remote_cmd(&remote, |r, out| async move { r.list_projects(out).await }).await
         }
         Command::User(UserCommand::Add(args)) => local(user_add(args)).await,
+        Command::Bench(cmd) => {
+            crate::telemetry::init_with(LogFormat::Text, "warn");
+            local(crate::bench::run(cmd)).await
+        }
         Command::Token(TokenCommand::Create(args)) => local(token_create(args)).await,
         Command::Project(ProjectCommand::Create(args)) => {
             let (name, description) = (args.name, args.description);

@@ -114,6 +114,22 @@ async fn create_database_if_missing(options: &PgConnectOptions, target: &str) ->
     Ok(())
 }
 
+/// Drops a database (benchmarks' and tests' scratch databases), ending its sessions.
+pub async fn drop_database(admin_url: &str, name: &str) -> Result<(), StartupError> {
+    let options = PgConnectOptions::from_str(admin_url).map_err(|e| StartupError::BadUrl(e.to_string()))?;
+    let target = redact_url(admin_url);
+    let mut conn = sqlx::PgConnection::connect_with(&options.database("postgres"))
+        .await
+        .map_err(|source| StartupError::Unreachable { target: target.clone(), source })?;
+    // Identifiers cannot be bound as parameters; quote it the way Postgres does.
+    let drop = format!("drop database if exists \"{}\" with (force)", name.replace('"', "\"\""));
+    sqlx::raw_sql(&drop)
+        .execute(&mut conn)
+        .await
+        .map_err(|source| StartupError::Unreachable { target, source })?;
+    Ok(())
+}
+
 /// Applies the migrations embedded in this binary.
 pub async fn migrate(pool: &PgPool) -> Result<(), StartupError> {
     sqlx::migrate!("../migrations").run(pool).await?;
