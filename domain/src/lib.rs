@@ -10,5 +10,7 @@ pub mod overview;
 pub mod project;
 pub mod validation;
 
-pub use ids::{DEFAULT_PROJECT_ID, ProjectId};
+pub use ids::{
+    ArtifactId, ContextId, DEFAULT_PROJECT_ID, ExecutionId, JobId, ProjectId, ScheduleId, WebhookDeliveryId, WebhookId,
+};
 pub use validation::ValidationError;

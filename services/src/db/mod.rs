@@ -1,8 +1,12 @@
 //! All SQL in Cairn, one module per aggregate. Functions take an executor (a pool,
 //! a connection or `&mut *tx`) so callers decide the transaction.
 
+pub mod jobs;
+pub mod lineage;
 pub mod overview;
 pub mod projects;
+pub mod schedules;
+pub mod webhooks;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
