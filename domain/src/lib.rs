@@ -11,6 +11,7 @@ pub mod project;
 pub mod validation;
 
 pub use ids::{
-    ArtifactId, ContextId, DEFAULT_PROJECT_ID, ExecutionId, JobId, ProjectId, ScheduleId, WebhookDeliveryId, WebhookId,
+    ArtifactId, ContextId, DEFAULT_PROJECT_ID, ExecutionId, JobId, ProjectId, ScheduleId, WebhookDeliveryId,
+    WebhookId,
 };
 pub use validation::ValidationError;

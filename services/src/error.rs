@@ -19,10 +19,6 @@ pub enum Error {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
-    /// A worker tried to finish a job whose lease it no longer holds (the lease expired
-    /// and another worker took the job over). Refused so each attempt ends once.
-    #[error("the lease on job '{0}' was lost; another worker owns it now")]
-    LeaseLost(String),
     #[error("database error")]
     Db(#[from] sqlx::Error),
     #[error("artifact store error")]
@@ -38,7 +34,7 @@ impl Error {
 
     /// True for errors caused by the caller's input rather than by Cairn.
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, Self::Db(_) | Self::Store(_) | Self::Other(_) | Self::LeaseLost(_))
+        !matches!(self, Self::Db(_) | Self::Store(_) | Self::Other(_))
     }
 }
 

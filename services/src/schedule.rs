@@ -114,12 +114,14 @@ impl From<ScheduleRow> for ScheduleInfo {
 
 /// Parses a cron expression, naming the field on failure.
 pub fn parse_cron(expr: &str) -> Result<Cron, ValidationError> {
-    Cron::from_str(expr).map_err(|e| ValidationError::new("cron", format!("is not a valid cron expression: {e}")))
+    Cron::from_str(expr)
+        .map_err(|e| ValidationError::new("cron", format!("is not a valid cron expression: {e}")))
 }
 
 pub fn parse_timezone(name: &str) -> Result<Tz, ValidationError> {
     let name = if name.trim().is_empty() { "UTC" } else { name.trim() };
-    Tz::from_str(name).map_err(|_| ValidationError::new("timezone", format!("'{name}' is not an IANA time zone")))
+    Tz::from_str(name)
+        .map_err(|_| ValidationError::new("timezone", format!("'{name}' is not an IANA time zone")))
 }
 
 /// The first tick strictly after `after`, evaluated on the wall clock of `tz`.
@@ -172,7 +174,11 @@ fn fields<'a>(spec: &'a ScheduleSpec, tz: &'a str, next: Option<DateTime<Utc>>) 
 }
 
 fn name_taken(name: &str) -> impl FnOnce() -> Error + '_ {
-    move || Error::Conflict(format!("a schedule named '{name}' already exists in this project; pick another name"))
+    move || {
+        Error::Conflict(format!(
+            "a schedule named '{name}' already exists in this project; pick another name"
+        ))
+    }
 }
 
 #[tracing::instrument(skip_all, fields(schedule.name = %spec.name))]

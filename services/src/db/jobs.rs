@@ -190,7 +190,12 @@ pub async fn heartbeat(
 }
 
 /// Marks an attempt succeeded; false when the lease was lost (fencing).
-pub async fn complete(db: impl PgExecutor<'_>, job_id: Uuid, worker: &str, attempt: i32) -> sqlx::Result<bool> {
+pub async fn complete(
+    db: impl PgExecutor<'_>,
+    job_id: Uuid,
+    worker: &str,
+    attempt: i32,
+) -> sqlx::Result<bool> {
     let r = sqlx::query!(
         "update job set state = 'succeeded', locked_by = null, lease_expires_at = null, finished_at = now()
          where job_id = $1 and locked_by = $2 and attempts = $3 and state = 'running'",
@@ -430,7 +435,12 @@ pub async fn append_log(db: impl PgExecutor<'_>, job_id: Uuid, lines: &[String])
     .await
 }
 
-pub async fn read_log(db: impl PgExecutor<'_>, job_id: Uuid, after: i32, limit: i64) -> sqlx::Result<Vec<LogLineRow>> {
+pub async fn read_log(
+    db: impl PgExecutor<'_>,
+    job_id: Uuid,
+    after: i32,
+    limit: i64,
+) -> sqlx::Result<Vec<LogLineRow>> {
     sqlx::query_as!(
         LogLineRow,
         "select line_no, line, created_at from job_log

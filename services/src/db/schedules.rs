@@ -41,7 +41,11 @@ pub struct ScheduleFields<'a> {
     pub next_run_at: Option<DateTime<Utc>>,
 }
 
-pub async fn insert(db: impl PgExecutor<'_>, project_id: Uuid, f: &ScheduleFields<'_>) -> sqlx::Result<ScheduleRow> {
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    project_id: Uuid,
+    f: &ScheduleFields<'_>,
+) -> sqlx::Result<ScheduleRow> {
     sqlx::query_as!(
         ScheduleRow,
         "insert into schedule (project_id, name, cron, timezone, kind, queue, payload, priority, max_attempts,
@@ -65,7 +69,11 @@ pub async fn insert(db: impl PgExecutor<'_>, project_id: Uuid, f: &ScheduleField
     .await
 }
 
-pub async fn update(db: impl PgExecutor<'_>, id: Uuid, f: &ScheduleFields<'_>) -> sqlx::Result<Option<ScheduleRow>> {
+pub async fn update(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    f: &ScheduleFields<'_>,
+) -> sqlx::Result<Option<ScheduleRow>> {
     sqlx::query_as!(
         ScheduleRow,
         "update schedule

@@ -92,7 +92,9 @@ pub async fn run(pool: &PgPool, jobs: usize, workers: usize) -> Result<BenchRepo
     }
     let finished = done.0.load(Ordering::Relaxed);
     if finished < jobs {
-        return Err(Error::Other(anyhow::anyhow!("only {finished} of {jobs} jobs finished before the deadline")));
+        return Err(Error::Other(anyhow::anyhow!(
+            "only {finished} of {jobs} jobs finished before the deadline"
+        )));
     }
     Ok(BenchReport {
         jobs,

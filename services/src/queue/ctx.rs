@@ -164,6 +164,8 @@ impl JobCtx {
     {
         let _permit =
             self.inner.cpu.clone().acquire_owned().await.map_err(|e| Error::Other(anyhow::anyhow!(e)))?;
-        tokio::task::spawn_blocking(f).await.map_err(|e| Error::Other(anyhow::anyhow!("blocking task failed: {e}")))
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| Error::Other(anyhow::anyhow!("blocking task failed: {e}")))
     }
 }

@@ -7,7 +7,7 @@
 //!   wakes idle workers; they also poll, so a lost notification only costs latency.
 //! - **Claim** in batches ([`claim`]); each claim bumps `attempts`, which together with
 //!   `locked_by` fences every later write: a worker whose lease expired and was taken
-//!   over gets [`Error::LeaseLost`] when it tries to finish ([`complete`], [`fail`]).
+//!   over gets a [`lease_lost`] `Conflict` when it tries to finish ([`complete`], [`fail`]).
 //! - **Failure** re-queues with exponential backoff until `max_attempts`, then the job
 //!   is `failed` with the last error. A [`Permanent`] error skips the retries.
 //! - **Reaper**: every worker re-queues jobs whose lease expired (their worker died).
@@ -295,9 +295,10 @@ pub async fn append_log(db: &PgPool, id: JobId, lines: &[String]) -> Result<i32>
     }
     let mut tries = 0;
     loop {
-        match q::append_log(db, id.0, lines).await.on_constraint("job_log_line_key", || {
-            Error::Conflict("log line numbers raced".into())
-        }) {
+        match q::append_log(db, id.0, lines)
+            .await
+            .on_constraint("job_log_line_key", || Error::Conflict("log line numbers raced".into()))
+        {
             Err(Error::Conflict(_)) if tries < 3 => tries += 1,
             Err(Error::Db(sqlx::Error::Database(e))) if e.is_foreign_key_violation() => {
                 return Err(Error::not_found("job", id));
@@ -311,7 +312,10 @@ pub async fn append_log(db: &PgPool, id: JobId, lines: &[String]) -> Result<i32>
 /// this with the last number it sent.
 pub async fn read_log(db: &PgPool, id: JobId, after_line: i32, limit: i64) -> Result<Vec<LogLine>> {
     let rows = q::read_log(db, id.0, after_line, limit.clamp(1, 10_000)).await?;
-    Ok(rows.into_iter().map(|r| LogLine { line_no: r.line_no, line: r.line, created_at: r.created_at }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| LogLine { line_no: r.line_no, line: r.line, created_at: r.created_at })
+        .collect())
 }
 
 /// One attempt a worker holds. `attempt` is the fencing token for [`complete`]/[`fail`].
@@ -352,27 +356,46 @@ pub async fn claim(
         .collect())
 }
 
-/// Marks the attempt succeeded; [`Error::LeaseLost`] if the lease is no longer ours.
+/// The error for a write refused by the fencing token: the lease expired and another
+/// attempt owns the job now. A `Conflict` because the worker holds a stale version.
+pub fn lease_lost(id: JobId) -> Error {
+    Error::Conflict(format!("{LEASE_LOST}: job {id} belongs to a newer attempt"))
+}
+
+/// True for the error [`lease_lost`] makes.
+pub fn is_lease_lost(e: &Error) -> bool {
+    matches!(e, Error::Conflict(m) if m.starts_with(LEASE_LOST))
+}
+
+const LEASE_LOST: &str = "the lease was lost";
+
+/// Marks the attempt succeeded; a [`lease_lost`] conflict if the lease is no longer ours.
 pub async fn complete(db: &PgPool, job: &ClaimedJob) -> Result<()> {
     if q::complete(db, job.job_id.0, &job.worker, job.attempt).await? {
         Ok(())
     } else {
-        Err(Error::LeaseLost(job.job_id.to_string()))
+        Err(lease_lost(job.job_id))
     }
 }
 
 /// Records a failed attempt; returns `queued` (retry after `backoff`) or `failed`.
-pub async fn fail(db: &PgPool, job: &ClaimedJob, error: &str, backoff: Duration, permanent: bool) -> Result<JobState> {
+pub async fn fail(
+    db: &PgPool,
+    job: &ClaimedJob,
+    error: &str,
+    backoff: Duration,
+    permanent: bool,
+) -> Result<JobState> {
     q::fail(db, job.job_id.0, &job.worker, job.attempt, error, millis(backoff), permanent)
         .await?
-        .ok_or_else(|| Error::LeaseLost(job.job_id.to_string()))
+        .ok_or_else(|| lease_lost(job.job_id))
 }
 
-/// Renews the lease. Returns whether a cancel was requested; [`Error::LeaseLost`] if
+/// Renews the lease. Returns whether a cancel was requested; a [`lease_lost`] conflict if
 /// the lease is gone.
 pub async fn heartbeat(db: &PgPool, job: &ClaimedJob, lease: Duration) -> Result<bool> {
     let rows = q::heartbeat(db, &job.worker, &[job.job_id.0], &[job.attempt], millis(lease)).await?;
-    rows.first().map(|r| r.cancel_requested).ok_or_else(|| Error::LeaseLost(job.job_id.to_string()))
+    rows.first().map(|r| r.cancel_requested).ok_or_else(|| lease_lost(job.job_id))
 }
 
 /// Re-queues (or fails, or cancels) jobs whose lease expired; returns how many.

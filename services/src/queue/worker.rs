@@ -138,7 +138,11 @@ pub async fn run(
 
 /// Runs every due job of the registered kinds inline until none is left, and returns
 /// how many attempts ran. For tests and one-off tools: no listener, no reaper.
-pub async fn run_pending(pool: &PgPool, registry: &JobRegistry, config: &WorkerConfig) -> crate::Result<usize> {
+pub async fn run_pending(
+    pool: &PgPool,
+    registry: &JobRegistry,
+    config: &WorkerConfig,
+) -> crate::Result<usize> {
     let shared = Shared::new(pool.clone(), registry.clone(), config.clone());
     let mut ran = 0;
     loop {
@@ -274,18 +278,24 @@ async fn dispatch(shared: &Arc<Shared>, stop: &CancellationToken, jobs: &mut Joi
                 Err(_) => break,
             }
         }
-        let claimed =
-            match super::claim(&shared.pool, &shared.id, &shared.queues, &shared.kinds, permits.len(), cfg.lease)
-                .await
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(worker = %shared.id, error = %e, "claiming jobs failed; retrying after the poll interval");
-                    drop(permits);
-                    tokio::select! { _ = stop.cancelled() => return, _ = tokio::time::sleep(cfg.poll_interval) => {} }
-                    continue;
-                }
-            };
+        let claimed = match super::claim(
+            &shared.pool,
+            &shared.id,
+            &shared.queues,
+            &shared.kinds,
+            permits.len(),
+            cfg.lease,
+        )
+        .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(worker = %shared.id, error = %e, "claiming jobs failed; retrying after the poll interval");
+                drop(permits);
+                tokio::select! { _ = stop.cancelled() => return, _ = tokio::time::sleep(cfg.poll_interval) => {} }
+                continue;
+            }
+        };
         if claimed.is_empty() {
             drop(permits);
             tokio::select! {
@@ -341,7 +351,13 @@ async fn run_job(shared: Arc<Shared>, job: ClaimedJob, cancel: Cancel, _slot: Op
     finish(&shared, &job, &cancel, outcome, duration_ms).await;
 }
 
-async fn finish(shared: &Shared, job: &ClaimedJob, cancel: &Cancel, outcome: anyhow::Result<()>, duration_ms: u64) {
+async fn finish(
+    shared: &Shared,
+    job: &ClaimedJob,
+    cancel: &Cancel,
+    outcome: anyhow::Result<()>,
+    duration_ms: u64,
+) {
     let pool = &shared.pool;
     match cancel.reason() {
         Some(CancelReason::LeaseLost) => {
@@ -364,7 +380,7 @@ async fn finish(shared: &Shared, job: &ClaimedJob, cancel: &Cancel, outcome: any
                     tracing::info!(duration_ms, error = %e, "job cancelled while running");
                     Ok(())
                 }
-                Ok(false) => Err(crate::Error::LeaseLost(job.job_id.to_string())),
+                Ok(false) => Err(super::lease_lost(job.job_id)),
                 Err(e) => Err(e.into()),
             }
         }
@@ -384,7 +400,7 @@ async fn finish(shared: &Shared, job: &ClaimedJob, cancel: &Cancel, outcome: any
     };
     match written {
         Ok(()) => {}
-        Err(crate::Error::LeaseLost(_)) => {
+        Err(e) if super::is_lease_lost(&e) => {
             tracing::warn!(duration_ms, "lease lost before the outcome was written; it is discarded");
         }
         Err(e) => tracing::error!(duration_ms, error = %e,
