@@ -36,8 +36,12 @@ create table job (
 );
 select trigger_updated_at('job');
 
--- The claim query's index: only queued rows, in claim order.
-create index job_claim_idx on job (queue, priority desc, run_at) where state = 'queued';
+-- The claim query's index: only queued rows, in claim order. The queue is not a key
+-- column on purpose: workers claim from several queues at once (`queue = any($1)`),
+-- and with a leading queue column Postgres 15 cannot read the index in order, so it
+-- scanned and sorted every queued row on each claim (measured: 35 ms at 10k queued,
+-- against 0.04 ms this way). Rows of other queues are filtered on the way.
+create index job_claim_idx on job (priority desc, run_at) where state = 'queued';
 -- The reaper's index: only running rows, by lease expiry.
 create index job_lease_idx on job (lease_expires_at) where state = 'running';
 -- Keyset paging for the Jobs page (newest first), optionally filtered by state/kind.

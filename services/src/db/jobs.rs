@@ -208,6 +208,30 @@ pub async fn complete(
     Ok(r.rows_affected() == 1)
 }
 
+/// [`complete`] for many attempts in one statement (one commit instead of one per
+/// job, which is what bounds throughput for short jobs). Returns the jobs it
+/// completed; the others lost their lease.
+pub async fn complete_many(
+    db: impl PgExecutor<'_>,
+    worker: &str,
+    job_ids: &[Uuid],
+    attempts: &[i32],
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar!(
+        "update job j
+         set state = 'succeeded', locked_by = null, lease_expires_at = null, finished_at = now()
+         from unnest($2::uuid[], $3::int[]) as mine(job_id, attempts)
+         where j.job_id = mine.job_id and j.attempts = mine.attempts
+           and j.locked_by = $1 and j.state = 'running'
+         returning j.job_id",
+        worker,
+        job_ids,
+        attempts,
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// Ends an attempt that a cancel request stopped; false when the lease was lost.
 pub async fn finish_cancelled(
     db: impl PgExecutor<'_>,

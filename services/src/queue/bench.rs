@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// Jobs each worker runs at once and claims per statement. Batch claims are what
 /// make the queue fast: one `skip locked` statement hands out several jobs.
-pub const CONCURRENCY_PER_WORKER: usize = 8;
+pub const CONCURRENCY_PER_WORKER: usize = 32;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct BenchReport {

@@ -124,9 +124,11 @@ async fn a_thousand_jobs_over_four_workers_run_exactly_once(pool: PgPool) {
     }
     assert!(done, "not all jobs succeeded: {:?}", queue::counts(&pool).await.unwrap());
 
-    let runs = runs.0.lock().unwrap();
-    assert_eq!(runs.len(), 1000);
-    assert!(runs.values().all(|&c| c == 1), "some job ran twice");
+    {
+        let runs = runs.0.lock().unwrap();
+        assert_eq!(runs.len(), 1000);
+        assert!(runs.values().all(|&c| c == 1), "some job ran twice");
+    }
     let page = queue::list(&pool, &JobFilter { limit: 500, ..JobFilter::default() }).await.unwrap();
     assert!(page.jobs.iter().all(|j| j.attempts == 1 && j.locked_by.is_none() && j.finished_at.is_some()));
 }
