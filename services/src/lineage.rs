@@ -207,6 +207,9 @@ pub async fn record_event(
     role: &str,
 ) -> Result<()> {
     q::insert_event(conn, execution.0, artifact.0, kind, role).await.map_err(|e| match e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("23502") => {
+            Error::not_found("execution", execution)
+        }
         sqlx::Error::Database(d) if d.is_foreign_key_violation() => Error::not_found("artifact", artifact),
         e => e.into(),
     })

@@ -134,7 +134,8 @@ pub async fn set_execution_state(
 }
 
 /// Links an execution and an artifact; recording the same link twice is a no-op. The
-/// event takes the execution's project.
+/// event takes the execution's project (an unknown execution fails the not-null check,
+/// an unknown artifact the foreign key).
 pub async fn insert_event(
     conn: &mut PgConnection,
     execution_id: Uuid,
@@ -144,7 +145,7 @@ pub async fn insert_event(
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into lineage_event (project_id, lineage_execution_id, lineage_artifact_id, kind, role)
-         select project_id, $1, $2, $3, $4 from lineage_execution where lineage_execution_id = $1
+         values ((select project_id from lineage_execution where lineage_execution_id = $1), $1, $2, $3, $4)
          on conflict (lineage_execution_id, lineage_artifact_id, kind, role) do nothing",
         execution_id,
         artifact_id,

@@ -178,6 +178,8 @@ pub async fn run_pending(
 struct RunningJob {
     attempt: i32,
     cancel: Cancel,
+    /// When the lease was last known to be extended (claim or heartbeat).
+    renewed: Instant,
 }
 
 struct Shared {
@@ -236,7 +238,10 @@ impl Shared {
     /// Registers a claimed job before it starts, so the next heartbeat covers it.
     fn track(&self, job: &ClaimedJob) -> Cancel {
         let cancel = Cancel::default();
-        self.running_jobs().insert(job.job_id.0, RunningJob { attempt: job.attempt, cancel: cancel.clone() });
+        self.running_jobs().insert(
+            job.job_id.0,
+            RunningJob { attempt: job.attempt, cancel: cancel.clone(), renewed: Instant::now() },
+        );
         cancel
     }
 
@@ -521,24 +526,38 @@ async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken) {
         if ids.is_empty() {
             continue;
         }
+        // The lease runs from when the statement was sent, not from its answer.
+        let sent = Instant::now();
         let alive = match q::heartbeat(&shared.pool, &shared.id, &ids, &attempts, lease_ms).await {
             Ok(rows) => rows.into_iter().map(|r| (r.job_id, r.cancel_requested)).collect::<HashMap<_, _>>(),
             Err(e) => {
                 tracing::warn!(worker = %shared.id, error = %e, "heartbeat failed; leases may expire");
+                // Cut off from the database past a lease, another worker may already
+                // run our jobs: stop them rather than work twice.
+                for (id, r) in shared.running_jobs().iter() {
+                    if r.renewed.elapsed() >= shared.config.lease {
+                        tracing::warn!(worker = %shared.id, job.id = %JobId(*id), "lease ran out without a heartbeat");
+                        r.cancel.trip(CancelReason::LeaseLost);
+                    }
+                }
                 continue;
             }
         };
-        let running = shared.running_jobs();
+        let mut running = shared.running_jobs();
         for (id, attempt) in ids.iter().zip(&attempts) {
             // Only jobs still tracked: an untracked one finished after the snapshot.
-            let Some(r) = running.get(id).filter(|r| r.attempt == *attempt) else { continue };
+            let Some(r) = running.get_mut(id).filter(|r| r.attempt == *attempt) else { continue };
             match alive.get(id) {
                 None => {
                     tracing::warn!(worker = %shared.id, job.id = %JobId(*id), "lease lost; stopping the job");
                     r.cancel.trip(CancelReason::LeaseLost);
                 }
-                Some(true) => r.cancel.trip(CancelReason::Requested),
-                Some(false) => {}
+                Some(cancel_requested) => {
+                    r.renewed = sent;
+                    if *cancel_requested {
+                        r.cancel.trip(CancelReason::Requested);
+                    }
+                }
             }
         }
     }

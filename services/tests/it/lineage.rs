@@ -107,6 +107,14 @@ async fn lineage_walks_upstream_and_downstream(pool: PgPool) {
     let members = lineage::context_members(&pool, run).await.unwrap();
     assert_eq!(members.artifacts.len(), 3);
     assert_eq!(members.executions.len(), 2);
+    let mut conn = pool.acquire().await.unwrap();
+    let ghost = domain::ExecutionId(uuid::Uuid::new_v4());
+    let err = lineage::record_event(&mut conn, ghost, model, Input, "").await.unwrap_err();
+    assert!(matches!(err, services::Error::NotFound { entity: "execution", .. }), "{err:?}");
+    let ghost = domain::ArtifactId(uuid::Uuid::new_v4());
+    let err = lineage::record_event(&mut conn, eval, ghost, Input, "").await.unwrap_err();
+    assert!(matches!(err, services::Error::NotFound { entity: "artifact", .. }), "{err:?}");
+    drop(conn);
     assert!(matches!(
         lineage::walk(&pool, model, Direction::Upstream, 0).await,
         Err(services::Error::Validation(_))
