@@ -17,6 +17,23 @@
 //!
 //! A job row is one unit of background work, not the domain outcome: a run or a
 //! pipeline step keeps its own state in its own table.
+//!
+//! Wiring (what `cairn serve` / `cairn worker` do):
+//!
+//! ```ignore
+//! let registry = JobRegistry::new()
+//!     .register::<TrainStep>()              // every kind this process runs
+//!     .provide(state.clone());              // handlers: ctx.require::<AppState>()
+//! let registry = services::webhooks::install(registry, Duration::from_secs(10))?;
+//! let workers = worker::start(pool.clone(), registry, WorkerConfig { concurrency: 4, ..Default::default() });
+//! let scheduler = services::schedule::start(pool.clone(), SchedulerConfig::default());
+//! // ... on SIGTERM:
+//! scheduler.shutdown().await;
+//! workers.shutdown().await;                 // stop claiming, grace, release leases
+//! ```
+//!
+//! For the API: [`list`], [`get`], [`cancel`], [`retry`], [`counts`], [`read_log`]
+//! (SSE: poll with the last line number sent), all taking the pool.
 
 pub mod bench;
 mod ctx;
@@ -42,7 +59,9 @@ use std::time::Duration;
 /// survives restarts and can run on any worker that has the kind registered.
 ///
 /// Handlers must be idempotent (an attempt can be cut short by a lost lease and run
-/// again) and should check [`JobCtx::is_cancelled`] between steps.
+/// again) and should check [`JobCtx::is_cancelled`] between steps. CPU-heavy work
+/// belongs in [`JobCtx::run_blocking`]: handlers share the async runtime with the web
+/// server when workers are embedded in `cairn serve`.
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Stored in `job.kind`; never rename a kind that may still be queued.
     const KIND: &'static str;
