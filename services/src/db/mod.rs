@@ -106,6 +106,25 @@ async fn create_database_if_missing(options: &PgConnectOptions, target: &str) ->
     Ok(())
 }
 
+/// Drops the database named in `url` (connecting to `postgres` on the same server),
+/// disconnecting its sessions. For scratch databases (benchmarks); never the main one.
+pub async fn drop_database(url: &str) -> Result<(), StartupError> {
+    let options = PgConnectOptions::from_str(url).map_err(|e| StartupError::BadUrl(e.to_string()))?;
+    let target = redact_url(url);
+    let name = options.get_database().unwrap_or("postgres").to_string();
+    let admin = options.clone().database("postgres");
+    let mut conn = sqlx::PgConnection::connect_with(&admin)
+        .await
+        .map_err(|source| StartupError::Unreachable { target: target.clone(), source })?;
+    // Identifiers cannot be bound as parameters; quote it the way Postgres does.
+    let drop = format!("drop database if exists \"{}\" with (force)", name.replace('"', "\"\""));
+    sqlx::raw_sql(&drop)
+        .execute(&mut conn)
+        .await
+        .map_err(|source| StartupError::Unreachable { target, source })?;
+    Ok(())
+}
+
 /// Applies the migrations embedded in this binary.
 pub async fn migrate(pool: &PgPool) -> Result<(), StartupError> {
     sqlx::migrate!("../migrations").run(pool).await?;

@@ -3,10 +3,12 @@
 //! many short jobs (webhook deliveries, small pipeline steps) one database serves.
 //!
 //! Run it against a scratch database: it enqueues into the real `job` table.
+//! [`run_scratch`] creates one from a server URL, runs, and drops it (what
+//! `cairn bench queue` needs: only `DATABASE_URL`).
 
 use super::worker::{self, WorkerConfig};
 use super::{EnqueueOptions, Job, JobCtx, JobRegistry};
-use crate::{Error, Result};
+use crate::{Error, Result, db};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -46,6 +48,30 @@ impl Job for Noop {
         }
         Ok(())
     }
+}
+
+/// Creates a scratch database next to the one `database_url` names, migrates it,
+/// runs [`run`] there and drops it again (also when the run fails).
+pub async fn run_scratch(database_url: &str, jobs: usize, workers: usize) -> Result<BenchReport> {
+    let mut url = url::Url::parse(database_url)
+        .map_err(|e| Error::Other(anyhow::anyhow!("DATABASE_URL is not a URL: {e}")))?;
+    url.set_path(&format!("/cairn_bench_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]));
+    let scratch = url.to_string();
+    let settings = db::PoolSettings {
+        create_database: true,
+        max_connections: u32::try_from(workers.max(1) * 3 + 4).unwrap_or(64),
+        ..db::PoolSettings::default()
+    };
+    let pool = db::connect(&scratch, settings).await.map_err(|e| Error::Other(e.into()))?;
+    let outcome = match db::migrate(&pool).await {
+        Ok(()) => run(&pool, jobs, workers).await,
+        Err(e) => Err(Error::Other(e.into())),
+    };
+    pool.close().await;
+    if let Err(e) = db::drop_database(&scratch).await {
+        tracing::warn!(error = %e, "could not drop the benchmark's scratch database");
+    }
+    outcome
 }
 
 /// Enqueues `jobs` no-op jobs, then runs `workers` workers until all have succeeded.

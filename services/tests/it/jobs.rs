@@ -372,3 +372,20 @@ async fn a_running_job_whose_lease_is_taken_over_is_stopped_and_writes_nothing(p
     let job = queue::get(&pool, id).await.unwrap();
     assert_eq!((job.state, job.locked_by.as_deref()), (JobState::Running, Some("thief")), "{job:?}");
 }
+
+/// Not the benchmark (that is `cairn bench queue`): a small run proving the scratch
+/// database is created, used and dropped.
+#[tokio::test]
+async fn the_queue_benchmark_runs_on_a_scratch_database() {
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL (make unit sets it)");
+    let report = queue::bench::run_scratch(&url, 200, 4).await.unwrap();
+    assert_eq!((report.jobs, report.workers), (200, 4));
+    assert!(report.jobs_per_second > 0.0);
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    let left: i64 =
+        sqlx::query_scalar("select count(*) from pg_database where datname ~ '^cairn_bench_[0-9a-f]{12}$'")
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+    assert_eq!(left, 0, "scratch database left behind");
+}
