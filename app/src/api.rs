@@ -90,3 +90,37 @@ pub fn mark_not_found() {
     #[cfg(feature = "ssr")]
     crate::ssr::set_status(404);
 }
+
+#[server(endpoint = "jobs")]
+pub async fn list_jobs(query: domain::jobs::JobQuery) -> Result<domain::jobs::JobPage, AppError> {
+    Ok(services::jobs::list(&state()?, &principal()?, &query).await?)
+}
+
+#[server(endpoint = "jobs/get")]
+pub async fn get_job(job_id: domain::JobId) -> Result<domain::jobs::JobDetail, AppError> {
+    Ok(services::jobs::get(&state()?, &principal()?, job_id).await?)
+}
+
+#[server(endpoint = "jobs/cancel")]
+pub async fn cancel_job(job_id: domain::JobId) -> Result<domain::jobs::Job, AppError> {
+    Ok(services::jobs::cancel(&state()?, &principal()?, job_id).await?)
+}
+
+#[server(endpoint = "jobs/retry")]
+pub async fn retry_job(job_id: domain::JobId) -> Result<domain::jobs::Job, AppError> {
+    Ok(services::jobs::retry(&state()?, &principal()?, job_id).await?)
+}
+
+#[server(endpoint = "jobs/selfcheck")]
+pub async fn start_self_check(probes: u32) -> Result<domain::jobs::Job, AppError> {
+    let new = domain::jobs::NewJob {
+        kind: "system.selfcheck".into(),
+        payload: serde_json::json!({ "probes": probes }),
+    };
+    Ok(services::jobs::start(&state()?, &principal()?, new).await?)
+}
+
+#[server(endpoint = "schedules")]
+pub async fn list_schedules() -> Result<Vec<domain::jobs::Schedule>, AppError> {
+    Ok(services::jobs::schedules(&state()?, &principal()?).await?)
+}

@@ -21,6 +21,15 @@ pub fn duration(seconds: i64) -> String {
     }
 }
 
+/// A duration given in milliseconds: "850 ms", "3.2 s", then as [`duration`].
+pub fn duration_ms(ms: i64) -> String {
+    match ms.max(0) {
+        ms @ 0..1000 => format!("{ms} ms"),
+        ms @ 1000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        ms => duration(ms / 1000),
+    }
+}
+
 /// Thousands separated by a thin space, which reads well in tables.
 pub fn count(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
@@ -47,6 +56,9 @@ mod tests {
         assert_eq!(duration(61), "1m 1s");
         assert_eq!(duration(7200), "2h 0m");
         assert_eq!(duration(90000), "1d 1h");
+        assert_eq!(duration_ms(850), "850 ms");
+        assert_eq!(duration_ms(3250), "3.2 s");
+        assert_eq!(duration_ms(61_000), "1m 1s");
         assert_eq!(count(0), "0");
         assert_eq!(count(1234567), "1\u{2009}234\u{2009}567");
         assert_eq!(count(-1000), "-1\u{2009}000");

@@ -12,6 +12,7 @@ pub mod api;
 pub mod components;
 pub mod error;
 pub mod format;
+pub mod live;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -22,8 +23,8 @@ use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context}
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 use pages::{
-    about::AboutPage, audit::AuditPage, home::HomePage, login::LoginPage, not_found::NotFound,
-    projects::ProjectsPage, settings::SettingsPage,
+    about::AboutPage, audit::AuditPage, home::HomePage, jobs::JobPage, jobs::JobsPage, login::LoginPage,
+    not_found::NotFound, projects::ProjectsPage, settings::SettingsPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -59,6 +60,8 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=|| view! { <Layout><leptos_router::components::Outlet /></Layout> }>
                     <Route path=path!("") view=HomePage />
                     <Route path=path!("/projects") view=ProjectsPage />
+                    <Route path=path!("/jobs") view=JobsPage />
+                    <Route path=path!("/jobs/:id") view=JobPage />
                     <Route path=path!("/settings") view=SettingsPage />
                     <Route path=path!("/audit") view=AuditPage />
                     <Route path=path!("/about") view=AboutPage />

@@ -42,6 +42,41 @@ id_type!(
     TokenId
 );
 
+id_type!(
+    /// A job in the queue: one unit of background work and its attempts.
+    JobId
+);
+
+id_type!(
+    /// A cron schedule that enqueues a job on every tick.
+    ScheduleId
+);
+
+id_type!(
+    /// An outbound webhook subscription.
+    WebhookId
+);
+
+id_type!(
+    /// One event sent to one webhook (possibly over several attempts).
+    WebhookDeliveryId
+);
+
+id_type!(
+    /// A lineage artifact: a dataset version, a model, a metrics file...
+    ArtifactId
+);
+
+id_type!(
+    /// A lineage execution: a run, a pipeline step, a job.
+    ExecutionId
+);
+
+id_type!(
+    /// A lineage context grouping artifacts and executions (a pipeline run, an experiment).
+    ContextId
+);
+
 /// The project created by the first migration; entities land here unless told otherwise.
 pub const DEFAULT_PROJECT_ID: ProjectId = ProjectId(Uuid::from_u128(0x00000000_0000_4000_8000_000000000001));
 

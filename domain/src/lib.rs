@@ -7,9 +7,13 @@
 pub mod auth;
 pub mod build;
 pub mod ids;
+pub mod jobs;
 pub mod overview;
 pub mod project;
 pub mod validation;
 
-pub use ids::{DEFAULT_PROJECT_ID, ProjectId, TokenId, UserId};
+pub use ids::{
+    ArtifactId, ContextId, DEFAULT_PROJECT_ID, ExecutionId, JobId, ProjectId, ScheduleId, TokenId, UserId,
+    WebhookDeliveryId, WebhookId,
+};
 pub use validation::ValidationError;

@@ -62,6 +62,28 @@ pub struct ServeArgs {
     /// The URL people reach Cairn at; an https:// URL makes session cookies `Secure`.
     #[arg(long, env = "CAIRN_PUBLIC_URL")]
     pub public_url: Option<url::Url>,
+
+    /// Jobs this process runs at once (0: serve only; run `cairn worker` elsewhere).
+    #[arg(long, env = "CAIRN_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+}
+
+/// Settings of `cairn worker`: a process that only runs jobs.
+#[derive(Args, Clone, Debug)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    /// The same artifact store as the server's.
+    #[arg(long, env = "CAIRN_ARTIFACTS", default_value = ".cairn/artifacts")]
+    pub artifacts: String,
+    /// Jobs run at once.
+    #[arg(long, env = "CAIRN_WORKERS", default_value_t = 4)]
+    pub workers: usize,
+    /// Queues to take jobs from (default: all that this binary knows).
+    #[arg(long, value_delimiter = ',')]
+    pub queues: Vec<String>,
+    #[arg(long, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// A secret that never appears in logs or `Debug` output.
@@ -121,6 +143,7 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
     pub public_url: Option<url::Url>,
+    pub workers: usize,
 }
 
 impl ServeArgs {
@@ -142,6 +165,7 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes,
             log_format: self.log_format,
             public_url: self.public_url,
+            workers: self.workers,
         })
     }
 }
@@ -150,12 +174,13 @@ impl ServeConfig {
     /// One line a person can read at start-up; no secrets.
     pub fn summary(&self) -> String {
         format!(
-            "bind={} database={} artifacts={} site_root={} max_body_bytes={} secret_key=<set, {} characters>",
+            "bind={} database={} artifacts={} site_root={} max_body_bytes={} workers={} secret_key=<set, {} characters>",
             self.bind,
             services::db::redact_url(&self.database_url),
             self.artifacts,
             self.site_root.display(),
             self.max_body_bytes,
+            self.workers,
             self.secret_key.expose().chars().count()
         )
     }
@@ -201,6 +226,7 @@ mod tests {
             max_body_bytes: 1 << 20,
             log_format: LogFormat::Text,
             public_url: None,
+            workers: 0,
         };
         let cfg = args.validate().unwrap();
         let s = cfg.summary();
@@ -219,6 +245,7 @@ mod tests {
             max_body_bytes: 1 << 20,
             log_format: LogFormat::Text,
             public_url: None,
+            workers: 0,
         };
         let err = args.clone().validate().unwrap_err().to_string();
         assert!(err.contains("CAIRN_SECRET_KEY") && err.contains("make run"), "{err}");

@@ -41,8 +41,63 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     // Scripts and the end-to-end tests read this line to learn the port.
     println!("cairn listening on http://{addr}");
     tracing::info!(%addr, store = state.services.store.location(), "serving dashboard and API");
+    let background = Background::start(&state.services, cfg.workers, Vec::new()).await?;
     serve_on(listener, state, shutdown_signal()).await?;
+    background.shutdown().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The scheduler and the job workers a process runs beside (or instead of) the web server.
+pub struct Background {
+    scheduler: services::schedule::SchedulerHandle,
+    workers: Option<services::queue::worker::WorkerHandle>,
+}
+
+impl Background {
+    pub async fn start(st: &services::AppState, workers: usize, queues: Vec<String>) -> anyhow::Result<Self> {
+        use services::queue::{JobRegistry, worker};
+        services::jobs::builtin::ensure_schedules(&st.db).await?;
+        let registry = services::jobs::builtin::register(JobRegistry::new(), st);
+        let registry = services::webhooks::install(registry, std::time::Duration::from_secs(10))?;
+        let workers = (workers > 0).then(|| {
+            worker::start(
+                st.db.clone(),
+                registry,
+                worker::WorkerConfig { concurrency: workers, queues, ..Default::default() },
+            )
+        });
+        let scheduler =
+            services::schedule::start(st.db.clone(), services::schedule::SchedulerConfig::default());
+        Ok(Self { scheduler, workers })
+    }
+
+    /// Stops scheduling, lets running jobs finish within their grace period, and
+    /// hands unfinished ones back to the queue.
+    pub async fn shutdown(self) {
+        self.scheduler.shutdown().await;
+        if let Some(w) = self.workers {
+            let report = w.shutdown().await;
+            tracing::info!(released = report.released, "workers stopped");
+        }
+    }
+}
+
+/// `cairn worker`: runs jobs (and the scheduler, which fires each tick once however
+/// many processes run it) until SIGTERM.
+pub async fn run_worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
+    let pool = db::connect(
+        &args.db.database_url,
+        PoolSettings { create_database: args.db.create_db, ..PoolSettings::default() },
+    )
+    .await?;
+    db::migrate(&pool).await?;
+    let store = ArtifactStore::open(&args.artifacts)?;
+    let st = services::AppState::new(pool, store);
+    let background = Background::start(&st, args.workers.max(1), args.queues).await?;
+    println!("cairn worker running {} jobs at once; stop with Ctrl-C or SIGTERM", args.workers.max(1));
+    shutdown_signal().await;
+    background.shutdown().await;
     Ok(())
 }
 

@@ -13,9 +13,14 @@ pub mod auth;
 pub mod build_info;
 pub mod db;
 pub mod error;
+pub mod jobs;
+pub mod lineage;
 pub mod overview;
 pub mod projects;
+pub mod queue;
+pub mod schedule;
 pub mod state;
+pub mod webhooks;
 
 pub use error::{Error, Result};
 pub use state::AppState;

@@ -18,6 +18,12 @@ const SECTIONS: &[Section] = &[
     Section { href: "/", label: "Overview", icon: "M3 12l9-8 9 8M5 10v10h14V10", min_role: Role::Viewer },
     Section { href: "/projects", label: "Projects", icon: "M3 7h7l2 2h9v11H3z", min_role: Role::Viewer },
     Section {
+        href: "/jobs",
+        label: "Jobs",
+        icon: "M4 6h16M4 12h10M4 18h7M18 14l3 3-3 3",
+        min_role: Role::Viewer,
+    },
+    Section {
         href: "/audit",
         label: "Audit",
         icon: "M9 5h10M9 12h10M9 19h10M4 5h.01M4 12h.01M4 19h.01",

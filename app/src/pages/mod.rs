@@ -2,6 +2,7 @@
 pub mod about;
 pub mod audit;
 pub mod home;
+pub mod jobs;
 pub mod login;
 pub mod not_found;
 pub mod projects;

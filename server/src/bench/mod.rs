@@ -41,8 +41,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
 /// A database that exists for one benchmark run.
 pub struct Scratch {
     pub pool: PgPool,
-    admin_url: String,
-    name: String,
+    url: String,
 }
 
 impl Scratch {
@@ -57,12 +56,12 @@ impl Scratch {
         };
         let pool = services::db::connect(url.as_str(), settings).await?;
         services::db::migrate(&pool).await?;
-        Ok(Self { pool, admin_url: admin_url.to_string(), name })
+        Ok(Self { pool, url: url.to_string() })
     }
 
     pub async fn drop(self) -> anyhow::Result<()> {
         self.pool.close().await;
-        services::db::drop_database(&self.admin_url, &self.name).await?;
+        services::db::drop_database(&self.url).await?;
         Ok(())
     }
 }

@@ -34,6 +34,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve the dashboard and the API (migrates the database first).
     Serve(ServeArgs),
+    /// Run background jobs only (scale out: any number, on any machine that reaches
+    /// the same Postgres and artifact store).
+    Worker(crate::config::WorkerArgs),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
     /// Show the build and the numbers of a running Cairn.
@@ -138,6 +141,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
         }
         Command::Migrate(db) => local(migrate(db)).await,
+        Command::Worker(args) => {
+            crate::telemetry::init(args.log_format);
+            local(crate::serve::run_worker(args)).await
+        }
         Command::Status(remote) => remote_cmd(&remote, |r, out| async move { r.status(out).await }).await,
         Command::Project(ProjectCommand::List(remote)) => {
             remote_cmd(&remote, |r, out| async move { r.list_projects(out).await }).await

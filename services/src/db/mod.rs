@@ -2,11 +2,15 @@
 //! a connection or `&mut *tx`) so callers decide the transaction.
 
 pub mod audit;
+pub mod jobs;
+pub mod lineage;
 pub mod overview;
 pub mod projects;
+pub mod schedules;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgPool};
@@ -114,11 +118,14 @@ async fn create_database_if_missing(options: &PgConnectOptions, target: &str) ->
     Ok(())
 }
 
-/// Drops a database (benchmarks' and tests' scratch databases), ending its sessions.
-pub async fn drop_database(admin_url: &str, name: &str) -> Result<(), StartupError> {
-    let options = PgConnectOptions::from_str(admin_url).map_err(|e| StartupError::BadUrl(e.to_string()))?;
-    let target = redact_url(admin_url);
-    let mut conn = sqlx::PgConnection::connect_with(&options.database("postgres"))
+/// Drops the database named in `url` (connecting to `postgres` on the same server),
+/// disconnecting its sessions. For scratch databases (benchmarks); never the main one.
+pub async fn drop_database(url: &str) -> Result<(), StartupError> {
+    let options = PgConnectOptions::from_str(url).map_err(|e| StartupError::BadUrl(e.to_string()))?;
+    let target = redact_url(url);
+    let name = options.get_database().unwrap_or("postgres").to_string();
+    let admin = options.clone().database("postgres");
+    let mut conn = sqlx::PgConnection::connect_with(&admin)
         .await
         .map_err(|source| StartupError::Unreachable { target: target.clone(), source })?;
     // Identifiers cannot be bound as parameters; quote it the way Postgres does.

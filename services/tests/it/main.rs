@@ -1,3 +1,8 @@
 //! Postgres integration tests of `services`: each test gets a fresh, migrated database.
 mod db;
+mod jobs;
+mod lineage;
 mod projects;
+mod schedules;
+mod support;
+mod webhooks;

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod jobs;
 pub mod projects;
 pub mod status;
 pub mod tokens;
@@ -36,6 +37,13 @@ use utoipa::OpenApi;
         tokens::create_token,
         tokens::revoke_token,
         audit::list_audit,
+        jobs::list_jobs,
+        jobs::get_job,
+        jobs::start_job,
+        jobs::cancel_job,
+        jobs::retry_job,
+        jobs::stream_log,
+        jobs::list_schedules,
     ),
     components(schemas(
         ErrorBody,
@@ -56,6 +64,13 @@ use utoipa::OpenApi;
         domain::auth::NewToken,
         domain::auth::CreatedToken,
         domain::auth::AuditEvent,
+        domain::jobs::Job,
+        domain::jobs::JobPage,
+        domain::jobs::JobDetail,
+        domain::jobs::LogLine,
+        domain::jobs::NewJob,
+        domain::jobs::StateCount,
+        domain::jobs::Schedule,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -66,6 +81,7 @@ use utoipa::OpenApi;
         (name = "users", description = "User accounts and roles (admins)"),
         (name = "tokens", description = "API tokens: send as `Authorization: Bearer <token>`"),
         (name = "audit", description = "The audit log (admins)"),
+        (name = "jobs", description = "Background jobs, their logs, and schedules"),
     )
 )]
 pub struct ApiDoc;
@@ -84,6 +100,12 @@ pub fn router() -> Router<ServerState> {
         .route("/tokens", get(tokens::list_tokens).post(tokens::create_token))
         .route("/tokens/{token_id}", delete(tokens::revoke_token))
         .route("/audit", get(audit::list_audit))
+        .route("/jobs", get(jobs::list_jobs).post(jobs::start_job))
+        .route("/jobs/{job_id}", get(jobs::get_job))
+        .route("/jobs/{job_id}/cancel", post(jobs::cancel_job))
+        .route("/jobs/{job_id}/retry", post(jobs::retry_job))
+        .route("/jobs/{job_id}/log/stream", get(jobs::stream_log))
+        .route("/schedules", get(jobs::list_schedules))
 }
 
 /// Documents the bearer-token scheme every endpoint accepts.
