@@ -104,6 +104,9 @@ async fn lineage_walks_upstream_and_downstream(pool: PgPool) {
     let both = lineage::walk(&pool, clean, Direction::Both, 10).await.unwrap();
     assert_eq!(both.executions.len(), 3);
 
+    assert_eq!(lineage::find_artifact(&pool, p, "model_version", "model").await.unwrap(), Some(model));
+    assert_eq!(lineage::find_artifact(&pool, p, "dataset_version", "model").await.unwrap(), None);
+
     let members = lineage::context_members(&pool, run).await.unwrap();
     assert_eq!(members.artifacts.len(), 3);
     assert_eq!(members.executions.len(), 2);

@@ -112,9 +112,10 @@ async fn two_schedulers_fire_each_tick_once(pool: PgPool) {
     let ticks: Vec<DateTime<Utc>> = jobs
         .iter()
         .map(|j| {
+            // schedule:<id>:<tick as RFC 3339>
             let key = j.dedup_key.clone().unwrap();
-            let tick = key.rsplit_once(':').map(|_| key.splitn(3, ':').nth(2).unwrap().to_string()).unwrap();
-            DateTime::parse_from_rfc3339(&tick).unwrap().with_timezone(&Utc)
+            let tick = key.splitn(3, ':').nth(2).unwrap();
+            DateTime::parse_from_rfc3339(tick).unwrap().with_timezone(&Utc)
         })
         .collect();
     let distinct: BTreeSet<_> = ticks.iter().copied().collect();
@@ -127,4 +128,20 @@ async fn two_schedulers_fire_each_tick_once(pool: PgPool) {
     let after = schedule::get(&pool, s.schedule_id).await.unwrap();
     assert_eq!(after.last_run_at, sorted.last().copied());
     assert!(jobs.iter().all(|j| j.kind == "test.count" && j.max_attempts == 3));
+}
+
+#[test]
+fn daylight_saving_changes_neither_skip_nor_double_a_tick() {
+    // Europe/Berlin: 2026-03-29 02:00 -> 03:00 (02:30 does not exist),
+    // 2026-10-25 03:00 -> 02:00 (02:30 happens twice).
+    let spring = Utc.with_ymd_and_hms(2026, 3, 28, 12, 0, 0).unwrap();
+    let ticks = schedule::preview("30 2 * * *", "Europe/Berlin", spring, 2).unwrap();
+    // The missing 02:30 fires at 03:00 CEST (01:00 UTC) instead of being skipped.
+    let utc = |d, h, m| Utc.with_ymd_and_hms(2026, 3, d, h, m, 0).unwrap();
+    assert_eq!(ticks, [utc(29, 1, 0), utc(30, 0, 30)]);
+    let autumn = Utc.with_ymd_and_hms(2026, 10, 24, 12, 0, 0).unwrap();
+    let ticks = schedule::preview("30 2 * * *", "Europe/Berlin", autumn, 2).unwrap();
+    // The doubled 02:30 fires once (the first, CEST), then 02:30 CET the next day.
+    let utc = |d, h, m| Utc.with_ymd_and_hms(2026, 10, d, h, m, 0).unwrap();
+    assert_eq!(ticks, [utc(25, 0, 30), utc(26, 1, 30)]);
 }

@@ -170,4 +170,17 @@ async fn subscriptions_are_validated(pool: PgPool) {
     new.url = "http://127.0.0.1:9/x".into();
     new.secret = "short".into();
     assert!(matches!(webhooks::create(&pool, None, new).await, Err(services::Error::Validation(_))));
+
+    // A disabled subscription gets no deliveries; a deleted one is gone.
+    let id = subscribe(&pool, "http://127.0.0.1:9/x", &[]).await;
+    assert!(!webhooks::set_enabled(&pool, id, false).await.unwrap().enabled);
+    let mut tx = pool.begin().await.unwrap();
+    let none =
+        webhooks::emit(&mut tx, DEFAULT_PROJECT_ID, "run.finished", &serde_json::json!({})).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(none.is_empty());
+    assert_eq!(webhooks::list(&pool, Some(DEFAULT_PROJECT_ID)).await.unwrap().len(), 1);
+    webhooks::delete(&pool, id).await.unwrap();
+    assert!(webhooks::list(&pool, None).await.unwrap().is_empty());
+    assert!(matches!(webhooks::get(&pool, id).await, Err(services::Error::NotFound { .. })));
 }
