@@ -67,6 +67,21 @@ pub fn JobsPage() -> impl IntoView {
             Some(Err(e)) => Some(view! { <p class="callout callout-alert" role="alert">{e.to_string()}</p> }),
             _ => None,
         })}
+        <section class="panel">
+            <form method="get" action="/jobs" class="form-row">
+                <label>
+                    <span>"State"</span>
+                    <select name="state">
+                        <option value="">"any"</option>
+                        {["queued", "running", "succeeded", "failed", "cancelled"].into_iter().map(|s| view! {
+                            <option value=s selected=move || value("state")() == s>{s}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label><span>"Kind"</span><input name="kind" placeholder="system.selfcheck" value=value("kind") /></label>
+                <button type="submit" class="btn">"Filter"</button>
+            </form>
+        </section>
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
                 match jobs.await {
@@ -125,21 +140,6 @@ pub fn JobsPage() -> impl IntoView {
                 }
             })}
         </Suspense>
-        <section class="panel">
-            <form method="get" action="/jobs" class="form-row">
-                <label>
-                    <span>"State"</span>
-                    <select name="state">
-                        <option value="">"any"</option>
-                        {["queued", "running", "succeeded", "failed", "cancelled"].into_iter().map(|s| view! {
-                            <option value=s selected=move || value("state")() == s>{s}</option>
-                        }).collect_view()}
-                    </select>
-                </label>
-                <label><span>"Kind"</span><input name="kind" placeholder="system.selfcheck" value=value("kind") /></label>
-                <button type="submit" class="btn">"Filter"</button>
-            </form>
-        </section>
         <section class="panel" aria-labelledby="schedules-h">
             <h2 id="schedules-h">"Schedules"</h2>
             <Suspense fallback=Loading>
@@ -272,7 +272,7 @@ fn JobView(detail: JobDetail) -> impl IntoView {
         </header>
         {move || action_error().map(|m| view! { <p class="callout callout-alert" role="alert">{m}</p> })}
         <section class="cards">
-            <StatCard label="Attempts" value=Signal::derive(move || job.with(|j| format!("{}/{}", j.attempts, j.max_attempts))).get_untracked() />
+            <div class="card stat"><div class="stat-label">"Attempts"</div><div class="stat-value">{move || job.with(|j| format!("{}/{}", j.attempts, j.max_attempts))}</div></div>
             <div class="card stat"><div class="stat-label">"Duration"</div><div class="stat-value">{move || job.with(duration)}</div></div>
             <div class="card stat"><div class="stat-label">"Queue"</div><div class="stat-value mono">{move || job.with(|j| j.queue.clone())}</div></div>
             <div class="card stat"><div class="stat-label">"Worker"</div><div class="stat-hint mono">{move || job.with(|j| j.locked_by.clone().unwrap_or_else(|| "—".into()))}</div></div>

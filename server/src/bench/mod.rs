@@ -14,6 +14,20 @@ use std::time::Duration;
 pub enum BenchCommand {
     /// Cost of checking an API token per request (cached, uncached, through the router).
     Auth(BenchArgs),
+    /// Jobs per second through the Postgres queue: enqueue, claim and complete no-op jobs.
+    Queue(QueueBenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct QueueBenchArgs {
+    /// No-op jobs to run.
+    #[arg(long, default_value_t = 10_000)]
+    pub jobs: usize,
+    /// Worker processes' worth of workers (each with its own connection pool).
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+    #[command(flatten)]
+    pub bench: BenchArgs,
 }
 
 #[derive(Args, Debug)]
@@ -33,6 +47,24 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             scratch.drop().await?;
             let report = result?;
             report.print(args.json);
+            Ok(())
+        }
+        BenchCommand::Queue(args) => {
+            let r = services::queue::bench::run_scratch(&args.bench.db.database_url, args.jobs, args.workers)
+                .await?;
+            Report {
+                title: "cairn bench queue: no-op jobs through the Postgres queue",
+                figures: vec![
+                    ("jobs", r.jobs as f64, ""),
+                    ("workers", r.workers as f64, ""),
+                    ("concurrency_per_worker", r.concurrency_per_worker as f64, ""),
+                    ("enqueue_seconds", r.enqueue_seconds, "s"),
+                    ("run_seconds", r.run_seconds, "s (claim + run + complete)"),
+                    ("jobs_per_second", r.jobs_per_second, "jobs/s"),
+                ],
+                notes: vec!["a scratch database is created and dropped; each worker has its own pool".into()],
+            }
+            .print(args.bench.json);
             Ok(())
         }
     }

@@ -56,6 +56,14 @@ async fn every_route_by_every_role(pool: PgPool) {
         .await
         .unwrap();
 
+    // A cancelled job: cancelling it again is allowed (and changes nothing), reading it works.
+    let job = sqlx::query_scalar::<_, uuid::Uuid>(
+        "insert into job (kind, payload, state) values ('system.cleanup', '{}', 'cancelled') returning job_id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+
     // (method, uri, body, least role, success status); `{n}` becomes a fresh number.
     let routes: Vec<RouteCase> = vec![
         ("GET", "/healthz".into(), None, None, StatusCode::OK),
@@ -107,6 +115,26 @@ async fn every_route_by_every_role(pool: PgPool) {
         ),
         ("GET", "/api/v1/audit".into(), None, Some(Role::Admin), StatusCode::OK),
         ("POST", "/api/v1/logout".into(), None, Some(Role::Viewer), StatusCode::NO_CONTENT),
+        ("GET", "/api/v1/jobs".into(), None, Some(Role::Viewer), StatusCode::OK),
+        (
+            "POST",
+            "/api/v1/jobs".into(),
+            Some(r#"{"kind":"system.cleanup"}"#),
+            Some(Role::Editor),
+            StatusCode::CREATED,
+        ),
+        ("GET", format!("/api/v1/jobs/{job}"), None, Some(Role::Viewer), StatusCode::OK),
+        (
+            "GET",
+            format!("/api/v1/jobs/{job}/log/stream?after=999999"),
+            None,
+            Some(Role::Viewer),
+            StatusCode::OK,
+        ),
+        ("POST", format!("/api/v1/jobs/{job}/cancel"), None, Some(Role::Editor), StatusCode::OK),
+        ("GET", "/api/v1/schedules".into(), None, Some(Role::Viewer), StatusCode::OK),
+        ("POST", "/api/jobs".into(), Some("query[limit]=5"), Some(Role::Viewer), StatusCode::OK),
+        ("POST", "/api/schedules".into(), Some(""), Some(Role::Viewer), StatusCode::OK),
         // Server functions behind the dashboard.
         ("POST", "/api/overview".into(), Some(""), Some(Role::Viewer), StatusCode::OK),
         ("POST", "/api/projects".into(), Some(""), Some(Role::Viewer), StatusCode::OK),

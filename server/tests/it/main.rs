@@ -3,4 +3,5 @@
 mod auth;
 mod cli;
 mod http;
+mod jobs;
 mod support;

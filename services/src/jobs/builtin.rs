@@ -67,7 +67,8 @@ impl Job for SelfCheck {
                 tokio::select! {
                     _ = ctx.cancelled() => {
                         ctx.log("cancelled: stopping the probes").await?;
-                        return Ok(());
+                        // An error, so the queue records the job as cancelled, not succeeded.
+                        anyhow::bail!("cancelled after probe {i} of {}", self.probes);
                     }
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
