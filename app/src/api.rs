@@ -80,6 +80,13 @@ pub async fn set_user_role(user_id: domain::UserId, role: Role) -> Result<User, 
     Ok(services::auth::users::change(&state()?, &principal()?, user_id, change).await?)
 }
 
+/// Disables (or enables again) a user; disabling ends their sessions and tokens.
+#[server(endpoint = "users/disabled")]
+pub async fn set_user_disabled(user_id: domain::UserId, disabled: bool) -> Result<User, AppError> {
+    let change = domain::auth::UserChange { role: None, disabled: Some(disabled) };
+    Ok(services::auth::users::change(&state()?, &principal()?, user_id, change).await?)
+}
+
 #[server(endpoint = "audit")]
 pub async fn list_audit(filter: AuditFilter) -> Result<Vec<AuditEvent>, AppError> {
     Ok(services::auth::audit::list(&state()?, &principal()?, &filter).await?)

@@ -95,3 +95,20 @@ test('the audit log shows logins and user changes to admins, with filters', asyn
   await expect(page).toHaveURL(/outcome=failed/);
   await expect(table).not.toContainText('login.ok');
 });
+
+test('an admin disables a user, who can then no longer sign in', async ({ page, request }) => {
+  await page.goto(url('/login'));
+  await signInWithForm(page, 'admin', admin().password);
+  await open(page, '/settings');
+  const name = `leaver-${Date.now()}`;
+  const users = page.locator('section', { has: page.getByRole('heading', { name: 'Users' }) });
+  await users.getByLabel('Username').fill(name);
+  await users.getByRole('button', { name: 'Create user' }).click();
+  const password = (await page.getByTestId('new-password').textContent())!.trim();
+  expect((await request.post(url('/api/v1/login'), { data: { username: name, password } })).status()).toBe(200);
+
+  await page.getByRole('button', { name: `Disable ${name}` }).click();
+  await expect(page.getByRole('button', { name: `Enable ${name}` })).toBeVisible();
+  const refused = await request.post(url('/api/v1/login'), { data: { username: name, password } });
+  expect(refused.status()).toBe(401);
+});

@@ -1,6 +1,7 @@
 //! The frame around every signed-in page: left navigation, top bar with the user.
 
 use crate::api::get_me;
+use crate::components::page::Logo;
 use domain::auth::Role;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -52,11 +53,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             <a class="skip-link" href="#content">"Skip to content"</a>
             <nav class="sidenav" aria-label="Main">
                 <a class="brand" href="/">
-                    <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true">
-                        <ellipse cx="12" cy="19" rx="8" ry="3" />
-                        <ellipse cx="12" cy="12.5" rx="6" ry="2.6" />
-                        <ellipse cx="12" cy="7" rx="4" ry="2.2" />
-                    </svg>
+                    <Logo />
                     <span>"Cairn"</span>
                 </a>
                 <Transition>

@@ -65,3 +65,15 @@ pub fn EmptyState(title: &'static str, hint: &'static str, command: &'static str
 pub fn Loading() -> impl IntoView {
     view! { <div class="loading" aria-busy="true">"Loading…"</div> }
 }
+
+/// Cairn's mark: three stacked stones.
+#[component]
+pub fn Logo(#[prop(default = 22)] size: u32) -> impl IntoView {
+    view! {
+        <svg viewBox="0 0 24 24" width=size height=size aria-hidden="true">
+            <ellipse cx="12" cy="19" rx="8" ry="3" />
+            <ellipse cx="12" cy="12.5" rx="6" ry="2.6" />
+            <ellipse cx="12" cy="7" rx="4" ry="2.2" />
+        </svg>
+    }
+}

@@ -79,8 +79,14 @@ pub fn AuditPage() -> impl IntoView {
                                         </tbody>
                                     </table>
                                 </div>
-                                {(more).then(|| oldest.map(|id| view! {
-                                    <p><a href=format!("/audit?before={id}")>"Older events →"</a></p>
+                                {(more).then(|| oldest.map(|id| {
+                                    // Keep the filters when paging back.
+                                    let href = query.with_untracked(|q| {
+                                        let mut url = url_with(q, "before", &id.to_string());
+                                        url.insert_str(0, "/audit?");
+                                        url
+                                    });
+                                    view! { <p><a href=href>"Older events →"</a></p> }
                                 }))}
                             }.into_any()
                         }
@@ -90,4 +96,16 @@ pub fn AuditPage() -> impl IntoView {
             </Suspense>
         </section>
     }
+}
+
+/// The query string of `q`'s filters with `key` set to `value`.
+fn url_with(q: &leptos_router::params::ParamsMap, key: &str, value: &str) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for k in ["action", "actor", "outcome"] {
+        if let Some(v) = q.get(k).filter(|v| !v.is_empty()) {
+            out.append_pair(k, &v);
+        }
+    }
+    out.append_pair(key, value);
+    out.finish()
 }

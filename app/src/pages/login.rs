@@ -1,6 +1,7 @@
 //! Sign in. A plain HTML form posting to `/auth/login`, so it works before the
 //! wasm has loaded; errors come back in the query string.
 
+use crate::components::page::Logo;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -14,11 +15,7 @@ pub fn LoginPage() -> impl IntoView {
         <div class="login-wrap">
             <form class="login card" method="post" action="/auth/login">
                 <div class="brand">
-                    <svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true">
-                        <ellipse cx="12" cy="19" rx="8" ry="3" />
-                        <ellipse cx="12" cy="12.5" rx="6" ry="2.6" />
-                        <ellipse cx="12" cy="7" rx="4" ry="2.2" />
-                    </svg>
+                    <Logo size=28 />
                     <span>"Cairn"</span>
                 </div>
                 <h1>"Sign in"</h1>

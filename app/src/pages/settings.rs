@@ -1,6 +1,8 @@
 //! Settings: your API tokens, and (for admins) the users and their roles.
 
-use crate::api::{CreateToken, CreateUser, RevokeToken, SetUserRole, get_me, list_my_tokens, list_users};
+use crate::api::{
+    CreateToken, CreateUser, RevokeToken, SetUserDisabled, SetUserRole, get_me, list_my_tokens, list_users,
+};
 use crate::components::page::{EmptyState, ErrorBox, Loading, PageHeader};
 use crate::error::AppError;
 use domain::auth::Role;
@@ -123,7 +125,11 @@ fn TokensSection() -> impl IntoView {
 fn UsersSection() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let set_role = ServerAction::<SetUserRole>::new();
-    let users = Resource::new(move || (create.version().get(), set_role.version().get()), |_| list_users());
+    let set_disabled = ServerAction::<SetUserDisabled>::new();
+    let users = Resource::new(
+        move || (create.version().get(), set_role.version().get(), set_disabled.version().get()),
+        |_| list_users(),
+    );
     let created = create.value();
     let role_options = |selected: Role| {
         Role::ALL
@@ -156,7 +162,13 @@ fn UsersSection() -> impl IntoView {
                 Some(Err(e)) => Some(view! { <p class="field-error" role="alert">{e.to_string()}</p> }.into_any()),
                 None => None,
             })}
-            {move || set_role.value().with(error_text).map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
+            {move || {
+                set_role
+                    .value()
+                    .with(error_text)
+                    .or_else(|| set_disabled.value().with(error_text))
+                    .map(|m| view! { <p class="field-error" role="alert">{m}</p> })
+            }}
             <Suspense fallback=Loading>
                 {move || Suspend::new(async move {
                     match users.await {
@@ -165,20 +177,32 @@ fn UsersSection() -> impl IntoView {
                                 <table class="data" data-testid="users-table">
                                     <thead><tr><th scope="col">"Username"</th><th scope="col">"Role"</th><th scope="col">"State"</th><th scope="col">"Created"</th></tr></thead>
                                     <tbody>
-                                        {list.into_iter().map(|u| view! {
+                                        {list.into_iter().map(|u| {
+                                            let role_label = format!("Role of {}", u.username);
+                                            let toggle_label = format!("{} {}", if u.disabled { "Enable" } else { "Disable" }, u.username);
+                                            view! {
                                             <tr>
                                                 <td><strong>{u.username.clone()}</strong></td>
                                                 <td>
                                                     <ActionForm action=set_role attr:class="inline-form">
                                                         <input type="hidden" name="user_id" value=u.user_id.to_string() />
-                                                        <select name="role" aria-label=format!("Role of {}", u.username)>{role_options(u.role)}</select>
+                                                        <select name="role" aria-label=role_label>{role_options(u.role)}</select>
                                                         <button type="submit" class="btn btn-small">"Change"</button>
                                                     </ActionForm>
                                                 </td>
-                                                <td>{if u.disabled { "disabled" } else { "active" }}</td>
+                                                <td>
+                                                    <ActionForm action=set_disabled attr:class="inline-form">
+                                                        <input type="hidden" name="user_id" value=u.user_id.to_string() />
+                                                        <input type="hidden" name="disabled" value=(!u.disabled).to_string() />
+                                                        {if u.disabled { view! { <span class="badge badge-warn">"disabled"</span> } } else { view! { <span class="badge badge-ok">"active"</span> } }}
+                                                        <button type="submit" class="btn btn-small" aria-label=toggle_label>
+                                                            {if u.disabled { "Enable" } else { "Disable" }}
+                                                        </button>
+                                                    </ActionForm>
+                                                </td>
                                                 <td class="num">{date(Some(u.created_at))}</td>
                                             </tr>
-                                        }).collect_view()}
+                                        }}).collect_view()}
                                     </tbody>
                                 </table>
                             </div>

@@ -95,7 +95,7 @@ pub async fn authenticate(
     let cookie_write = !req.method().is_safe() && principal.as_ref().is_none_or(|p| p.via == Via::Session);
     if cookie_write
         && (principal.is_some() || req.uri().path().starts_with("/auth/"))
-        && let Err(e) = check_same_origin(req.headers())
+        && let Err(e) = check_same_origin(req.headers(), req.uri())
     {
         return e.into_response();
     }
@@ -114,7 +114,7 @@ fn is_page_view(method: &Method, path: &str) -> bool {
 
 /// Cookie-authenticated writes must come from a page of ours. Browsers send
 /// `Sec-Fetch-Site` (and `Origin` on every POST); other clients should use tokens.
-fn check_same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+fn check_same_origin(headers: &HeaderMap, uri: &axum::http::Uri) -> Result<(), ApiError> {
     let forbidden = |m: &str| ApiError::new(StatusCode::FORBIDDEN, "csrf", m.to_string());
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return if site == "same-origin" || site == "none" {
@@ -124,7 +124,11 @@ fn check_same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
         };
     }
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    // HTTP/2 carries the host in the URI's authority rather than a Host header.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()));
     match (origin, host) {
         (Some(origin), Some(host)) => {
             let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or(origin);
@@ -199,16 +203,24 @@ mod tests {
 
     #[test]
     fn same_origin_rules() {
+        let uri = axum::http::Uri::from_static("/api/v1/projects");
         let mut h = HeaderMap::new();
-        assert!(check_same_origin(&h).is_err(), "no headers");
+        assert!(check_same_origin(&h, &uri).is_err(), "no headers");
         h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:3000"));
         h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:3000"));
-        assert!(check_same_origin(&h).is_ok());
+        assert!(check_same_origin(&h, &uri).is_ok());
         h.insert(header::ORIGIN, HeaderValue::from_static("http://evil.example"));
-        assert!(check_same_origin(&h).is_err());
+        assert!(check_same_origin(&h, &uri).is_err());
         h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
-        assert!(check_same_origin(&h).is_ok(), "Sec-Fetch-Site wins when present");
+        assert!(check_same_origin(&h, &uri).is_ok(), "Sec-Fetch-Site wins when present");
         h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
-        assert!(check_same_origin(&h).is_err());
+        assert!(check_same_origin(&h, &uri).is_err());
+
+        // HTTP/2: no Host header, the authority is in the URI.
+        let mut h2 = HeaderMap::new();
+        h2.insert(header::ORIGIN, HeaderValue::from_static("https://cairn.example"));
+        let abs = axum::http::Uri::from_static("https://cairn.example/api/v1/projects");
+        assert!(check_same_origin(&h2, &abs).is_ok());
+        assert!(check_same_origin(&h2, &uri).is_err());
     }
 }
