@@ -127,6 +127,26 @@ pub async fn start_self_check(probes: u32) -> Result<domain::jobs::Job, AppError
     Ok(services::jobs::start(&state()?, &principal()?, new).await?)
 }
 
+#[server(endpoint = "schedules/create")]
+pub async fn create_schedule(
+    name: String,
+    cron: String,
+    timezone: String,
+    kind: String,
+) -> Result<domain::jobs::Schedule, AppError> {
+    let new = domain::jobs::NewSchedule { name, cron, timezone, kind, payload: serde_json::Value::Null };
+    Ok(services::jobs::create_schedule(&state()?, &principal()?, new).await?)
+}
+
+#[server(endpoint = "schedules/enabled")]
+pub async fn set_schedule_enabled(
+    schedule_id: domain::ScheduleId,
+    enabled: bool,
+) -> Result<domain::jobs::Schedule, AppError> {
+    let change = domain::jobs::ScheduleChange { enabled: Some(enabled), ..Default::default() };
+    Ok(services::jobs::change_schedule(&state()?, &principal()?, schedule_id, change).await?)
+}
+
 #[server(endpoint = "schedules")]
 pub async fn list_schedules() -> Result<Vec<domain::jobs::Schedule>, AppError> {
     Ok(services::jobs::schedules(&state()?, &principal()?).await?)

@@ -94,3 +94,33 @@ pub struct Schedule {
     pub last_run_at: Option<DateTime<Utc>>,
     pub last_job_id: Option<JobId>,
 }
+
+/// Body of `POST /api/v1/schedules`: run a hand-startable job kind on a cron.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewSchedule {
+    pub name: String,
+    /// Five fields (minute precision) or six (leading seconds), e.g. `0 6 * * 1-5`.
+    pub cron: String,
+    /// IANA time zone such as `Europe/Berlin`; UTC when empty.
+    #[serde(default)]
+    pub timezone: String,
+    pub kind: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub payload: serde_json::Value,
+}
+
+/// Body of `PATCH /api/v1/schedules/{id}`: any of these.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleChange {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub cron: Option<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+}

@@ -36,3 +36,24 @@ test('a running job is cancelled from its page', async ({ page }) => {
   await expect(page.getByTestId('job-state')).toHaveText('cancelled');
   await expect(page.getByTestId('job-log')).not.toContainText('probe 10/10');
 });
+
+test('a schedule is added and paused from the Jobs page', async ({ page }) => {
+  await signIn(page);
+  await open(page, '/jobs');
+  const name = `Nightly ${Date.now()}`;
+  await page.getByLabel('Schedule name').fill(name);
+  await page.getByLabel('Cron').fill('0 3 * * *');
+  await page.getByLabel('Time zone').fill('Europe/Berlin');
+  await page.getByRole('button', { name: 'Add schedule' }).click();
+  const row = page.getByTestId('schedules-table').getByRole('row', { name: new RegExp(name) });
+  await expect(row).toContainText('Europe/Berlin');
+  await expect(row).toContainText('enabled');
+  await page.getByRole('button', { name: `Pause ${name}` }).click();
+  await expect(row).toContainText('paused');
+
+  // A bad cron is refused next to the form.
+  await page.getByLabel('Schedule name').fill(`${name} bad`);
+  await page.getByLabel('Cron').fill('every night');
+  await page.getByRole('button', { name: 'Add schedule' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'cron' })).toBeVisible();
+});

@@ -1,7 +1,10 @@
 //! Jobs: the queue at a glance, filters, a self-check to start, and schedules;
 //! one job's detail with its log arriving live.
 
-use crate::api::{CancelJob, RetryJob, StartSelfCheck, get_job, list_jobs, list_schedules};
+use crate::api::{
+    CancelJob, CreateSchedule, RetryJob, SetScheduleEnabled, StartSelfCheck, get_job, list_jobs,
+    list_schedules,
+};
 use crate::components::page::{EmptyState, ErrorBox, Loading, PageHeader, StatCard};
 use crate::live::follow_job_log;
 use domain::JobId;
@@ -46,7 +49,20 @@ pub fn JobsPage() -> impl IntoView {
     };
     let start = ServerAction::<StartSelfCheck>::new();
     let jobs = Resource::new(move || (filter(), start.version().get()), |(f, _)| list_jobs(f));
-    let schedules = Resource::new(|| (), |_| list_schedules());
+    let create_schedule = ServerAction::<CreateSchedule>::new();
+    let toggle = ServerAction::<SetScheduleEnabled>::new();
+    let schedules = Resource::new(
+        move || (create_schedule.version().get(), toggle.version().get()),
+        |_| list_schedules(),
+    );
+    let schedule_error = move || {
+        create_schedule
+            .value()
+            .with(|r| r.as_ref().and_then(|r| r.as_ref().err().map(|e| e.to_string())))
+            .or_else(|| {
+                toggle.value().with(|r| r.as_ref().and_then(|r| r.as_ref().err().map(|e| e.to_string())))
+            })
+    };
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(job)) = start.value().get() {
@@ -142,6 +158,20 @@ pub fn JobsPage() -> impl IntoView {
         </Suspense>
         <section class="panel" aria-labelledby="schedules-h">
             <h2 id="schedules-h">"Schedules"</h2>
+            <ActionForm action=create_schedule attr:class="form-row">
+                <label><span>"Schedule name"</span><input name="name" required placeholder="Nightly self-check" /></label>
+                <label><span>"Cron"</span><input name="cron" required placeholder="0 3 * * *" class="mono" /></label>
+                <label><span>"Time zone"</span><input name="timezone" placeholder="UTC" value="UTC" /></label>
+                <label>
+                    <span>"Job"</span>
+                    <select name="kind">
+                        <option value="system.selfcheck">"system.selfcheck"</option>
+                        <option value="system.cleanup">"system.cleanup"</option>
+                    </select>
+                </label>
+                <button type="submit" class="btn">"Add schedule"</button>
+            </ActionForm>
+            {move || schedule_error().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
             <Suspense fallback=Loading>
                 {move || Suspend::new(async move {
                     match schedules.await {
@@ -156,13 +186,22 @@ pub fn JobsPage() -> impl IntoView {
                                     <tbody>
                                         {list.into_iter().map(|s| view! {
                                             <tr>
-                                                <td><strong>{s.name}</strong></td>
+                                                <td><strong>{s.name.clone()}</strong></td>
                                                 <td class="mono">{s.cron}</td>
                                                 <td>{s.timezone}</td>
                                                 <td class="mono">{s.kind}</td>
                                                 <td class="num">{when(s.next_run_at)}</td>
                                                 <td class="num">{s.last_job_id.map(|j| view! { <a href=format!("/jobs/{j}")>{when(s.last_run_at)}</a> }.into_any()).unwrap_or_else(|| view! { "—" }.into_any())}</td>
-                                                <td>{if s.enabled { view! { <span class="badge badge-ok">"enabled"</span> } } else { view! { <span class="badge badge-queued">"disabled"</span> } }}</td>
+                                                <td>
+                                                    <ActionForm action=toggle attr:class="inline-form">
+                                                        <input type="hidden" name="schedule_id" value=s.schedule_id.to_string() />
+                                                        <input type="hidden" name="enabled" value=(!s.enabled).to_string() />
+                                                        {if s.enabled { view! { <span class="badge badge-ok">"enabled"</span> } } else { view! { <span class="badge badge-queued">"paused"</span> } }}
+                                                        <button type="submit" class="btn btn-small" aria-label=format!("{} {}", if s.enabled { "Pause" } else { "Resume" }, s.name)>
+                                                            {if s.enabled { "Pause" } else { "Resume" }}
+                                                        </button>
+                                                    </ActionForm>
+                                                </td>
                                             </tr>
                                         }).collect_view()}
                                     </tbody>

@@ -133,6 +133,13 @@ async fn every_route_by_every_role(pool: PgPool) {
         ),
         ("POST", format!("/api/v1/jobs/{job}/cancel"), None, Some(Role::Editor), StatusCode::OK),
         ("GET", "/api/v1/schedules".into(), None, Some(Role::Viewer), StatusCode::OK),
+        (
+            "POST",
+            "/api/v1/schedules".into(),
+            Some(r#"{"name":"s-{n}","cron":"0 3 * * *","kind":"system.cleanup"}"#),
+            Some(Role::Editor),
+            StatusCode::CREATED,
+        ),
         ("POST", "/api/jobs".into(), Some("query[limit]=5"), Some(Role::Viewer), StatusCode::OK),
         ("POST", "/api/schedules".into(), Some(""), Some(Role::Viewer), StatusCode::OK),
         // Server functions behind the dashboard.

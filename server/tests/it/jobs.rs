@@ -125,3 +125,53 @@ async fn the_built_in_schedule_is_listed(pool: PgPool) {
     assert_eq!(list[0]["kind"], "system.cleanup");
     assert!(list[0]["next_run_at"].is_string());
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn schedules_are_created_paused_resumed_and_deleted(pool: PgPool) {
+    let app = app(pool.clone());
+    let (_, editor) = user_with_token(&pool, "ed", Role::Editor).await;
+    let (_, viewer) = user_with_token(&pool, "vi", Role::Viewer).await;
+    let body = r#"{"name":"Nightly check","cron":"0 3 * * *","timezone":"Europe/Berlin","kind":"system.selfcheck","payload":{"probes":3}}"#;
+    assert_eq!(post_json_as(&app, "/api/v1/schedules", &viewer, body).await.status, StatusCode::FORBIDDEN);
+    let r = post_json_as(&app, "/api/v1/schedules", &editor, body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.json()["schedule_id"].as_str().unwrap().to_string();
+    assert_eq!(r.json()["timezone"], "Europe/Berlin");
+    assert!(r.json()["next_run_at"].is_string());
+    assert_eq!(post_json_as(&app, "/api/v1/schedules", &editor, body).await.status, StatusCode::CONFLICT);
+
+    for (bad, field) in [
+        (r#"{"name":"x","cron":"every day","kind":"system.cleanup"}"#, "cron"),
+        (r#"{"name":"x","cron":"0 3 * * *","timezone":"Mars/Olympus","kind":"system.cleanup"}"#, "timezone"),
+        (r#"{"name":"x","cron":"0 3 * * *","kind":"webhook.deliver"}"#, "kind"),
+        (r#"{"name":"x","cron":"0 3 * * *","kind":"system.selfcheck","payload":{"probes":0}}"#, "payload.probes"),
+    ] {
+        let r = post_json_as(&app, "/api/v1/schedules", &editor, bad).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", r.body);
+        assert_eq!(r.json()["error"]["field"], field, "{bad}");
+    }
+
+    let patch = |body: &'static str| {
+        Request::patch(format!("/api/v1/schedules/{id}"))
+            .header("authorization", format!("Bearer {editor}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let r = crate::support::send(&app, patch(r#"{"enabled":false}"#)).await;
+    assert_eq!((r.status, r.json()["enabled"].as_bool()), (StatusCode::OK, Some(false)));
+    assert!(r.json()["next_run_at"].is_null(), "a paused schedule has no next run");
+    let r = crate::support::send(&app, patch(r#"{"enabled":true,"cron":"30 4 * * *"}"#)).await;
+    assert_eq!(r.json()["cron"], "30 4 * * *");
+    assert!(r.json()["next_run_at"].is_string());
+    let r = crate::support::send(&app, patch(r#"{"cron":"61 * * * *"}"#)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "a bad cron changes nothing");
+
+    let del = Request::delete(format!("/api/v1/schedules/{id}"))
+        .header("authorization", format!("Bearer {editor}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(crate::support::send(&app, del).await.status, StatusCode::NO_CONTENT);
+    let list = get_as(&app, "/api/v1/schedules", &viewer).await.json();
+    assert_eq!(list.as_array().unwrap().len(), 0);
+}

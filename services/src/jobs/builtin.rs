@@ -107,26 +107,46 @@ pub async fn ensure_schedules(db: &PgPool) -> Result<()> {
     }
 }
 
+/// A hand-startable job, checked: the one place its payload rules live.
+pub enum Manual {
+    SelfCheck(SelfCheck),
+    Cleanup(Cleanup),
+}
+
+impl Manual {
+    pub fn parse(kind: &str, payload: &serde_json::Value) -> Result<Self> {
+        let payload = if payload.is_null() { serde_json::json!({}) } else { payload.clone() };
+        let bad = |e: serde_json::Error| ValidationError::new("payload", e.to_string());
+        match kind {
+            SelfCheck::KIND => {
+                let job: SelfCheck = serde_json::from_value(payload).map_err(bad)?;
+                if !(1..=300).contains(&job.probes) {
+                    return Err(ValidationError::new("payload.probes", "must be between 1 and 300").into());
+                }
+                Ok(Manual::SelfCheck(job))
+            }
+            Cleanup::KIND => Ok(Manual::Cleanup(serde_json::from_value(payload).map_err(bad)?)),
+            other => Err(ValidationError::new(
+                "kind",
+                format!("'{other}' cannot be started by hand; use one of {}", MANUAL_KINDS.join(", ")),
+            )
+            .into()),
+        }
+    }
+
+    /// A schedule spec that enqueues this job.
+    pub fn schedule_spec(&self, name: &str, cron: &str, timezone: &str) -> Result<ScheduleSpec> {
+        match self {
+            Manual::SelfCheck(j) => ScheduleSpec::for_job(name, cron, timezone, j),
+            Manual::Cleanup(j) => ScheduleSpec::for_job(name, cron, timezone, j),
+        }
+    }
+}
+
 /// Validates a manual start request and enqueues it.
 pub async fn enqueue_manual(conn: &mut PgConnection, new: &NewJob) -> Result<JobId> {
-    let payload = if new.payload.is_null() { serde_json::json!({}) } else { new.payload.clone() };
-    let bad = |e: serde_json::Error| ValidationError::new("payload", e.to_string());
-    match new.kind.as_str() {
-        SelfCheck::KIND => {
-            let job: SelfCheck = serde_json::from_value(payload).map_err(bad)?;
-            if !(1..=300).contains(&job.probes) {
-                return Err(ValidationError::new("payload.probes", "must be between 1 and 300").into());
-            }
-            queue::enqueue(conn, &job).await
-        }
-        Cleanup::KIND => {
-            let job: Cleanup = serde_json::from_value(payload).map_err(bad)?;
-            queue::enqueue(conn, &job).await
-        }
-        other => Err(ValidationError::new(
-            "kind",
-            format!("'{other}' cannot be started by hand; use one of {}", MANUAL_KINDS.join(", ")),
-        )
-        .into()),
+    match Manual::parse(&new.kind, &new.payload)? {
+        Manual::SelfCheck(job) => queue::enqueue(conn, &job).await,
+        Manual::Cleanup(job) => queue::enqueue(conn, &job).await,
     }
 }

@@ -8,8 +8,11 @@ use crate::auth::{Action, Principal, authorize};
 use crate::queue::{self, JobCursor, JobFilter, JobInfo, JobState};
 use crate::{AppState, Result};
 use domain::JobId;
+use domain::ScheduleId;
 use domain::ValidationError;
-use domain::jobs::{Job, JobDetail, JobPage, JobQuery, LogLine, NewJob, Schedule, StateCount};
+use domain::jobs::{
+    Job, JobDetail, JobPage, JobQuery, LogLine, NewJob, NewSchedule, Schedule, ScheduleChange, StateCount,
+};
 
 fn dto(j: JobInfo) -> Job {
     Job {
@@ -104,21 +107,61 @@ pub async fn start(st: &AppState, p: &Principal, new: NewJob) -> Result<Job> {
     Ok(dto(queue::get(&st.db, id).await?))
 }
 
+fn schedule_dto(s: crate::schedule::ScheduleInfo) -> Schedule {
+    Schedule {
+        schedule_id: s.schedule_id,
+        name: s.name,
+        cron: s.cron,
+        timezone: s.timezone,
+        kind: s.kind,
+        enabled: s.enabled,
+        next_run_at: s.next_run_at,
+        last_run_at: s.last_run_at,
+        last_job_id: s.last_job_id,
+    }
+}
+
 pub async fn schedules(st: &AppState, p: &Principal) -> Result<Vec<Schedule>> {
     authorize(p, Action::Read)?;
-    Ok(crate::schedule::list(&st.db, None)
-        .await?
-        .into_iter()
-        .map(|s| Schedule {
-            schedule_id: s.schedule_id,
-            name: s.name,
-            cron: s.cron,
-            timezone: s.timezone,
-            kind: s.kind,
-            enabled: s.enabled,
-            next_run_at: s.next_run_at,
-            last_run_at: s.last_run_at,
-            last_job_id: s.last_job_id,
-        })
-        .collect())
+    Ok(crate::schedule::list(&st.db, None).await?.into_iter().map(schedule_dto).collect())
+}
+
+/// Schedules a hand-startable kind (the same payload rules as starting it by hand).
+pub async fn create_schedule(st: &AppState, p: &Principal, new: NewSchedule) -> Result<Schedule> {
+    authorize(p, Action::Write)?;
+    domain::validation::check_name("name", &new.name)?;
+    let spec = builtin::Manual::parse(&new.kind, &new.payload)?.schedule_spec(
+        &new.name,
+        &new.cron,
+        &new.timezone,
+    )?;
+    Ok(schedule_dto(crate::schedule::create(&st.db, None, spec).await?))
+}
+
+/// Pauses, resumes or re-times a schedule; the next tick is computed from now.
+pub async fn change_schedule(
+    st: &AppState,
+    p: &Principal,
+    id: ScheduleId,
+    change: ScheduleChange,
+) -> Result<Schedule> {
+    authorize(p, Action::Write)?;
+    let current = crate::schedule::get(&st.db, id).await?;
+    let spec = crate::schedule::ScheduleSpec {
+        name: current.name,
+        cron: change.cron.unwrap_or(current.cron),
+        timezone: change.timezone.unwrap_or(current.timezone),
+        kind: current.kind,
+        queue: current.queue,
+        payload: current.payload,
+        priority: current.priority,
+        max_attempts: current.max_attempts,
+        enabled: change.enabled.unwrap_or(current.enabled),
+    };
+    Ok(schedule_dto(crate::schedule::update(&st.db, id, spec).await?))
+}
+
+pub async fn delete_schedule(st: &AppState, p: &Principal, id: ScheduleId) -> Result<()> {
+    authorize(p, Action::Write)?;
+    crate::schedule::delete(&st.db, id).await
 }

@@ -9,8 +9,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use domain::JobId;
-use domain::jobs::{Job, JobDetail, JobPage, JobQuery, NewJob, Schedule};
+use domain::jobs::{Job, JobDetail, JobPage, JobQuery, NewJob, NewSchedule, Schedule, ScheduleChange};
+use domain::{JobId, ScheduleId};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use services::auth::Principal;
@@ -156,4 +156,39 @@ fn log_events(
     responses((status = 200, body = [Schedule])))]
 pub async fn list_schedules(State(st): State<ServerState>, Auth(p): Auth) -> ApiResult<Json<Vec<Schedule>>> {
     Ok(Json(services::jobs::schedules(&st.services, &p).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/schedules", tag = "jobs", request_body = NewSchedule,
+    responses((status = 201, body = Schedule), (status = 409, body = ErrorBody, description = "Name taken"),
+              (status = 422, body = ErrorBody, description = "Bad cron, time zone, kind or payload")))]
+pub async fn create_schedule(
+    State(st): State<ServerState>,
+    Auth(p): Auth,
+    ApiJson(new): ApiJson<NewSchedule>,
+) -> ApiResult<(StatusCode, Json<Schedule>)> {
+    Ok((StatusCode::CREATED, Json(services::jobs::create_schedule(&st.services, &p, new).await?)))
+}
+
+#[utoipa::path(patch, path = "/api/v1/schedules/{schedule_id}", tag = "jobs", request_body = ScheduleChange,
+    params(("schedule_id" = String, Path, description = "Schedule id (UUID)")),
+    responses((status = 200, body = Schedule), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn change_schedule(
+    State(st): State<ServerState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<ScheduleId>,
+    ApiJson(change): ApiJson<ScheduleChange>,
+) -> ApiResult<Json<Schedule>> {
+    Ok(Json(services::jobs::change_schedule(&st.services, &p, id, change).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/schedules/{schedule_id}", tag = "jobs",
+    params(("schedule_id" = String, Path, description = "Schedule id (UUID)")),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+pub async fn delete_schedule(
+    State(st): State<ServerState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<ScheduleId>,
+) -> ApiResult<StatusCode> {
+    services::jobs::delete_schedule(&st.services, &p, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

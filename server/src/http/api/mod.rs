@@ -44,6 +44,9 @@ use utoipa::OpenApi;
         jobs::retry_job,
         jobs::stream_log,
         jobs::list_schedules,
+        jobs::create_schedule,
+        jobs::change_schedule,
+        jobs::delete_schedule,
     ),
     components(schemas(
         ErrorBody,
@@ -71,6 +74,8 @@ use utoipa::OpenApi;
         domain::jobs::NewJob,
         domain::jobs::StateCount,
         domain::jobs::Schedule,
+        domain::jobs::NewSchedule,
+        domain::jobs::ScheduleChange,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -105,7 +110,8 @@ pub fn router() -> Router<ServerState> {
         .route("/jobs/{job_id}/cancel", post(jobs::cancel_job))
         .route("/jobs/{job_id}/retry", post(jobs::retry_job))
         .route("/jobs/{job_id}/log/stream", get(jobs::stream_log))
-        .route("/schedules", get(jobs::list_schedules))
+        .route("/schedules", get(jobs::list_schedules).post(jobs::create_schedule))
+        .route("/schedules/{schedule_id}", patch(jobs::change_schedule).delete(jobs::delete_schedule))
 }
 
 /// Documents the bearer-token scheme every endpoint accepts.
