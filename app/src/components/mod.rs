@@ -1,3 +1,4 @@
 //! Building blocks shared by every page.
+pub mod chart;
 pub mod layout;
 pub mod page;

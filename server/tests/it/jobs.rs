@@ -144,7 +144,10 @@ async fn schedules_are_created_paused_resumed_and_deleted(pool: PgPool) {
         (r#"{"name":"x","cron":"every day","kind":"system.cleanup"}"#, "cron"),
         (r#"{"name":"x","cron":"0 3 * * *","timezone":"Mars/Olympus","kind":"system.cleanup"}"#, "timezone"),
         (r#"{"name":"x","cron":"0 3 * * *","kind":"webhook.deliver"}"#, "kind"),
-        (r#"{"name":"x","cron":"0 3 * * *","kind":"system.selfcheck","payload":{"probes":0}}"#, "payload.probes"),
+        (
+            r#"{"name":"x","cron":"0 3 * * *","kind":"system.selfcheck","payload":{"probes":0}}"#,
+            "payload.probes",
+        ),
     ] {
         let r = post_json_as(&app, "/api/v1/schedules", &editor, bad).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", r.body);
