@@ -4,4 +4,5 @@ mod auth;
 mod cli;
 mod http;
 mod jobs;
+mod mlflow;
 mod support;
