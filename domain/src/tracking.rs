@@ -135,7 +135,7 @@ impl ViewType {
 
 /// What `search_runs` takes; shared by MLflow's `runs/search` and `/api/v1`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunSearch {
     /// MLflow filter syntax, e.g. `metrics.acc > 0.9 and params.lr = '0.1'`.
     #[serde(default)]
@@ -149,6 +149,50 @@ pub struct RunSearch {
     pub page_token: Option<String>,
     #[serde(default)]
     pub view_type: ViewType,
+}
+
+/// Query of `GET /api/v1/experiments/{id}/runs`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+pub struct RunListQuery {
+    /// MLflow filter syntax, e.g. `metrics.acc > 0.9 and params.lr = '0.1'`.
+    pub filter: Option<String>,
+    /// One sort key, e.g. `metrics.acc DESC` or `params.lr`; newest first by default.
+    pub order_by: Option<String>,
+    /// Page size, 1 to 50000 (default 100).
+    pub max_results: Option<i64>,
+    /// `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+    /// `ACTIVE_ONLY` (default), `DELETED_ONLY` or `ALL`.
+    pub view_type: Option<ViewType>,
+}
+
+impl From<RunListQuery> for RunSearch {
+    fn from(q: RunListQuery) -> Self {
+        RunSearch {
+            filter: q.filter,
+            order_by: q.order_by.into_iter().collect(),
+            max_results: Some(q.max_results.unwrap_or(100)),
+            page_token: q.page_token,
+            view_type: q.view_type.unwrap_or_default(),
+        }
+    }
+}
+
+/// Query of a metric's history.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+pub struct HistoryQuery {
+    pub max_results: Option<i64>,
+    pub page_token: Option<String>,
+}
+
+/// A page of experiments.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExperimentPage {
+    pub experiments: Vec<Experiment>,
+    pub next_page_token: Option<String>,
 }
 
 /// Serde for f64 that keeps NaN and ±Infinity (JSON has no literal for them):

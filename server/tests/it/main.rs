@@ -6,3 +6,4 @@ mod http;
 mod jobs;
 mod mlflow;
 mod support;
+mod tracking;

@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod projects;
 pub mod status;
 pub mod tokens;
+pub mod tracking;
 pub mod users;
 
 use super::ServerState;
@@ -44,6 +45,10 @@ use utoipa::OpenApi;
         jobs::retry_job,
         jobs::stream_log,
         jobs::list_schedules,
+        tracking::list_experiments,
+        tracking::list_runs,
+        tracking::get_run,
+        tracking::metric_history,
     ),
     components(schemas(
         ErrorBody,
@@ -71,6 +76,16 @@ use utoipa::OpenApi;
         domain::jobs::NewJob,
         domain::jobs::StateCount,
         domain::jobs::Schedule,
+        domain::tracking::Experiment,
+        domain::tracking::ExperimentPage,
+        domain::tracking::Tag,
+        domain::tracking::Metric,
+        domain::tracking::RunInfo,
+        domain::tracking::Run,
+        domain::tracking::RunPage,
+        domain::tracking::DatasetInput,
+        domain::tracking::MetricHistory,
+        domain::tracking::ViewType,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -82,6 +97,7 @@ use utoipa::OpenApi;
         (name = "tokens", description = "API tokens: send as `Authorization: Bearer <token>`"),
         (name = "audit", description = "The audit log (admins)"),
         (name = "jobs", description = "Background jobs, their logs, and schedules"),
+        (name = "tracking", description = "Experiments, runs and metric histories (also served MLflow-style at /api/2.0/mlflow)"),
     )
 )]
 pub struct ApiDoc;
@@ -106,6 +122,10 @@ pub fn router() -> Router<ServerState> {
         .route("/jobs/{job_id}/retry", post(jobs::retry_job))
         .route("/jobs/{job_id}/log/stream", get(jobs::stream_log))
         .route("/schedules", get(jobs::list_schedules))
+        .route("/experiments", get(tracking::list_experiments))
+        .route("/experiments/{experiment_id}/runs", get(tracking::list_runs))
+        .route("/runs/{run_id}", get(tracking::get_run))
+        .route("/runs/{run_id}/metrics/{key}", get(tracking::metric_history))
 }
 
 /// Documents the bearer-token scheme every endpoint accepts.
