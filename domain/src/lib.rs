@@ -10,6 +10,7 @@ pub mod ids;
 pub mod jobs;
 pub mod overview;
 pub mod project;
+pub mod tracking;
 pub mod validation;
 
 pub use ids::{

@@ -20,6 +20,7 @@ pub mod projects;
 pub mod queue;
 pub mod schedule;
 pub mod state;
+pub mod tracking;
 pub mod webhooks;
 
 pub use error::{Error, Result};

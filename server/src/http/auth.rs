@@ -109,7 +109,10 @@ pub async fn authenticate(
 }
 
 fn is_page_view(method: &Method, path: &str) -> bool {
-    (method == Method::GET || method == Method::HEAD) && !is_public(path) && !path.starts_with("/api/")
+    (method == Method::GET || method == Method::HEAD)
+        && !is_public(path)
+        && !path.starts_with("/api/")
+        && !path.starts_with("/ajax-api/")
 }
 
 /// Cookie-authenticated writes must come from a page of ours. Browsers send

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod metrics;
+pub mod mlflow;
 pub mod ops;
 
 use axum::Router;
@@ -63,6 +64,8 @@ pub fn router(state: ServerState) -> Router {
         .route("/auth/login", axum::routing::post(api::auth::login_form))
         .route("/auth/logout", axum::routing::post(api::auth::logout_form))
         .nest("/api/v1", api::router())
+        .nest("/api/2.0/mlflow", mlflow::router())
+        .nest("/ajax-api/2.0/mlflow", mlflow::router())
         .leptos_routes_with_context(&state, routes, leptos_context, move || app::shell(options.clone()))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)

@@ -4,4 +4,6 @@ mod auth;
 mod cli;
 mod http;
 mod jobs;
+mod mlflow;
 mod support;
+mod tracking;

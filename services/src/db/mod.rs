@@ -9,6 +9,8 @@ pub mod projects;
 pub mod schedules;
 pub mod sessions;
 pub mod tokens;
+pub mod tracking;
+pub mod tracking_search;
 pub mod users;
 pub mod webhooks;
 

@@ -5,4 +5,5 @@ mod lineage;
 mod projects;
 mod schedules;
 mod support;
+mod tracking;
 mod webhooks;

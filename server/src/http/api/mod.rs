@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod projects;
 pub mod status;
 pub mod tokens;
+pub mod tracking;
 pub mod users;
 
 use super::ServerState;
@@ -47,6 +48,10 @@ use utoipa::OpenApi;
         jobs::create_schedule,
         jobs::change_schedule,
         jobs::delete_schedule,
+        tracking::list_experiments,
+        tracking::list_runs,
+        tracking::get_run,
+        tracking::metric_history,
     ),
     components(schemas(
         ErrorBody,
@@ -76,6 +81,16 @@ use utoipa::OpenApi;
         domain::jobs::Schedule,
         domain::jobs::NewSchedule,
         domain::jobs::ScheduleChange,
+        domain::tracking::Experiment,
+        domain::tracking::ExperimentPage,
+        domain::tracking::Tag,
+        domain::tracking::Metric,
+        domain::tracking::RunInfo,
+        domain::tracking::Run,
+        domain::tracking::RunPage,
+        domain::tracking::DatasetInput,
+        domain::tracking::MetricHistory,
+        domain::tracking::ViewType,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -87,6 +102,7 @@ use utoipa::OpenApi;
         (name = "tokens", description = "API tokens: send as `Authorization: Bearer <token>`"),
         (name = "audit", description = "The audit log (admins)"),
         (name = "jobs", description = "Background jobs, their logs, and schedules"),
+        (name = "tracking", description = "Experiments, runs and metric histories (also served MLflow-style at /api/2.0/mlflow)"),
     )
 )]
 pub struct ApiDoc;
@@ -112,6 +128,10 @@ pub fn router() -> Router<ServerState> {
         .route("/jobs/{job_id}/log/stream", get(jobs::stream_log))
         .route("/schedules", get(jobs::list_schedules).post(jobs::create_schedule))
         .route("/schedules/{schedule_id}", patch(jobs::change_schedule).delete(jobs::delete_schedule))
+        .route("/experiments", get(tracking::list_experiments))
+        .route("/experiments/{experiment_id}/runs", get(tracking::list_runs))
+        .route("/runs/{run_id}", get(tracking::get_run))
+        .route("/runs/{run_id}/metrics/{key}", get(tracking::metric_history))
 }
 
 /// Documents the bearer-token scheme every endpoint accepts.

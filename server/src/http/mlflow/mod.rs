@@ -1,0 +1,73 @@
+//! MLflow REST API 2.0, so the `mlflow` Python client logs into Cairn unchanged:
+//! nested at `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`. Handlers are adapters over
+//! `services::tracking`; the wire shapes are in [`wire`] and every failure becomes
+//! MLflow's error body in [`error`].
+
+pub mod error;
+mod experiments;
+mod runs;
+pub mod wire;
+
+use super::ServerState;
+use super::auth::Auth;
+use super::error::ApiError;
+use axum::Router;
+use axum::extract::FromRequest;
+use axum::routing::{get, post};
+use error::{MlResult, MlflowError};
+use services::auth::Principal;
+
+/// `axum::Json` whose rejections are MLflow errors.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(MlflowError))]
+pub struct MlJson<T>(pub T);
+
+/// `axum::extract::Query` whose rejections are MLflow errors.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(MlflowError))]
+pub struct MlQuery<T>(pub T);
+
+/// The caller, or MLflow's UNAUTHENTICATED error.
+fn caller(auth: Result<Auth, ApiError>) -> MlResult<Principal> {
+    auth.map(|Auth(p)| p).map_err(MlflowError::from)
+}
+
+fn required<'a>(v: Option<&'a str>, name: &str) -> MlResult<&'a str> {
+    v.filter(|s| !s.is_empty())
+        .ok_or_else(|| MlflowError::invalid(format!("missing value for required parameter '{name}'")))
+}
+
+pub fn router() -> Router<ServerState> {
+    Router::new()
+        .route("/experiments/create", post(experiments::create))
+        .route("/experiments/get", get(experiments::get))
+        .route("/experiments/get-by-name", get(experiments::get_by_name))
+        .route("/experiments/search", post(experiments::search).get(experiments::search_get))
+        .route("/experiments/update", post(experiments::update))
+        .route("/experiments/delete", post(experiments::delete))
+        .route("/experiments/restore", post(experiments::restore))
+        .route("/experiments/set-experiment-tag", post(experiments::set_tag))
+        .route("/runs/create", post(runs::create))
+        .route("/runs/get", get(runs::get))
+        .route("/runs/update", post(runs::update))
+        .route("/runs/delete", post(runs::delete))
+        .route("/runs/restore", post(runs::restore))
+        .route("/runs/search", post(runs::search))
+        .route("/runs/log-metric", post(runs::log_metric))
+        .route("/runs/log-parameter", post(runs::log_param))
+        .route("/runs/log-param", post(runs::log_param))
+        .route("/runs/log-batch", post(runs::log_batch))
+        .route("/runs/set-tag", post(runs::set_tag))
+        .route("/runs/delete-tag", post(runs::delete_tag))
+        .route("/runs/log-inputs", post(runs::log_inputs))
+        .route("/metrics/get-history", get(runs::history))
+        .fallback(not_found)
+}
+
+async fn not_found(uri: axum::http::Uri) -> MlflowError {
+    MlflowError {
+        status: axum::http::StatusCode::NOT_FOUND,
+        code: "ENDPOINT_NOT_FOUND",
+        message: format!("Cairn does not implement the MLflow endpoint {}", uri.path()),
+    }
+}

@@ -1,0 +1,275 @@
+//! MLflow REST 2.0 request bodies (deserialised here; they are never sent) and the
+//! JSON shapes of its responses, built from `domain::tracking` types.
+
+use domain::tracking::{DatasetInput, Experiment, Metric, Run, RunInfo, Tag, ViewType};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Value, json};
+
+/// MLflow sends ids as strings; some clients send numbers. Both become a string.
+fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+fn strings_or_numbers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Vec::<Value>::deserialize(d)?
+        .into_iter()
+        .filter_map(|v| match v {
+            Value::String(s) => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect())
+}
+
+#[derive(Deserialize)]
+pub struct CreateExperiment {
+    pub name: String,
+    pub artifact_location: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Deserialize)]
+pub struct ExperimentIdQuery {
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub experiment_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ExperimentNameQuery {
+    pub experiment_name: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct SearchExperiments {
+    pub max_results: Option<i64>,
+    pub page_token: Option<String>,
+    pub view_type: Option<ViewType>,
+}
+
+#[derive(Deserialize)]
+pub struct UpdateExperiment {
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub experiment_id: Option<String>,
+    pub new_name: String,
+}
+
+#[derive(Deserialize)]
+pub struct ExperimentTag {
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub experiment_id: Option<String>,
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Deserialize)]
+pub struct CreateRun {
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub experiment_id: Option<String>,
+    pub user_id: Option<String>,
+    pub run_name: Option<String>,
+    pub start_time: Option<i64>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// `run_id` with its deprecated alias `run_uuid`, which older clients still send.
+#[derive(Deserialize)]
+pub struct RunIdQuery {
+    pub run_id: Option<String>,
+    pub run_uuid: Option<String>,
+}
+
+impl RunIdQuery {
+    pub fn id(&self) -> Option<&str> {
+        self.run_id.as_deref().or(self.run_uuid.as_deref())
+    }
+}
+
+#[derive(Deserialize)]
+pub struct UpdateRun {
+    pub run_id: Option<String>,
+    pub run_uuid: Option<String>,
+    pub status: Option<String>,
+    pub end_time: Option<i64>,
+    pub run_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SearchRuns {
+    #[serde(default, deserialize_with = "strings_or_numbers")]
+    pub experiment_ids: Vec<String>,
+    pub filter: Option<String>,
+    pub run_view_type: Option<ViewType>,
+    pub max_results: Option<i64>,
+    #[serde(default)]
+    pub order_by: Vec<String>,
+    pub page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LogMetric {
+    pub run_id: Option<String>,
+    pub run_uuid: Option<String>,
+    pub key: String,
+    #[serde(with = "domain::tracking::float")]
+    pub value: f64,
+    pub timestamp: Option<i64>,
+    pub step: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct KeyValue {
+    pub run_id: Option<String>,
+    pub run_uuid: Option<String>,
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Deserialize)]
+pub struct DeleteTag {
+    pub run_id: Option<String>,
+    pub key: String,
+}
+
+#[derive(Deserialize)]
+pub struct BatchMetric {
+    pub key: String,
+    #[serde(with = "domain::tracking::float")]
+    pub value: f64,
+    pub timestamp: Option<i64>,
+    pub step: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct LogBatch {
+    pub run_id: Option<String>,
+    #[serde(default)]
+    pub metrics: Vec<BatchMetric>,
+    #[serde(default)]
+    pub params: Vec<Tag>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Deserialize)]
+pub struct Dataset {
+    pub name: String,
+    pub digest: String,
+    #[serde(default)]
+    pub source_type: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub schema: Option<String>,
+    #[serde(default)]
+    pub profile: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct DatasetInputBody {
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    pub dataset: Dataset,
+}
+
+#[derive(Deserialize)]
+pub struct LogInputs {
+    pub run_id: Option<String>,
+    #[serde(default)]
+    pub datasets: Vec<DatasetInputBody>,
+}
+
+impl From<DatasetInputBody> for DatasetInput {
+    fn from(d: DatasetInputBody) -> Self {
+        DatasetInput {
+            name: d.dataset.name,
+            digest: d.dataset.digest,
+            source_type: d.dataset.source_type,
+            source: d.dataset.source,
+            schema: d.dataset.schema.unwrap_or_default(),
+            profile: d.dataset.profile.unwrap_or_default(),
+            tags: d.tags,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    pub run_id: Option<String>,
+    pub run_uuid: Option<String>,
+    pub metric_key: Option<String>,
+    pub page_token: Option<String>,
+    pub max_results: Option<i64>,
+}
+
+// ---------------------------------------------------------------------------
+// Responses
+
+pub fn experiment(e: &Experiment) -> Value {
+    json!({
+        "experiment_id": e.experiment_id.to_string(),
+        "name": e.name,
+        "artifact_location": e.artifact_location,
+        "lifecycle_stage": e.lifecycle,
+        "creation_time": e.creation_time,
+        "last_update_time": e.last_update_time,
+        "tags": e.tags,
+    })
+}
+
+pub fn run_info(i: &RunInfo) -> Value {
+    let id = i.run_id.simple().to_string();
+    let mut v = json!({
+        "run_id": id,
+        "run_uuid": id,
+        "run_name": i.run_name,
+        "experiment_id": i.experiment_id.to_string(),
+        "user_id": i.user_id,
+        "status": i.status,
+        "start_time": i.start_time,
+        "artifact_uri": services::tracking::artifact_uri(i.experiment_id, i.run_id),
+        "lifecycle_stage": i.lifecycle,
+    });
+    if let (Some(end), Some(obj)) = (i.end_time, v.as_object_mut()) {
+        obj.insert("end_time".into(), json!(end));
+    }
+    v
+}
+
+fn metrics(ms: &[Metric]) -> Value {
+    json!(ms)
+}
+
+pub fn run(r: &Run) -> Value {
+    let inputs: Vec<Value> = r
+        .inputs
+        .iter()
+        .map(|d| {
+            json!({
+                "tags": d.tags,
+                "dataset": {
+                    "name": d.name, "digest": d.digest, "source_type": d.source_type,
+                    "source": d.source, "schema": d.schema, "profile": d.profile,
+                },
+            })
+        })
+        .collect();
+    json!({
+        "info": run_info(&r.info),
+        "data": { "metrics": metrics(&r.metrics), "params": r.params, "tags": r.tags },
+        "inputs": { "dataset_inputs": inputs },
+    })
+}
+
+pub fn history(ms: &[Metric], next: Option<&str>) -> Value {
+    let mut v = json!({ "metrics": metrics(ms) });
+    if let (Some(t), Some(obj)) = (next, v.as_object_mut()) {
+        obj.insert("next_page_token".into(), json!(t));
+    }
+    v
+}
