@@ -151,3 +151,52 @@ pub async fn set_schedule_enabled(
 pub async fn list_schedules() -> Result<Vec<domain::jobs::Schedule>, AppError> {
     Ok(services::jobs::schedules(&state()?, &principal()?).await?)
 }
+
+#[server(endpoint = "experiments")]
+pub async fn list_experiments() -> Result<Vec<domain::tracking::Experiment>, AppError> {
+    let (list, _) = services::tracking::search_experiments(
+        &state()?,
+        &principal()?,
+        domain::tracking::ViewType::ActiveOnly,
+        Some(1000),
+        None,
+    )
+    .await?;
+    Ok(list)
+}
+
+#[server(endpoint = "experiments/get")]
+pub async fn get_experiment(experiment_id: i64) -> Result<domain::tracking::Experiment, AppError> {
+    Ok(services::tracking::get_experiment(&state()?, &principal()?, experiment_id).await?)
+}
+
+#[server(endpoint = "experiments/runs")]
+pub async fn search_runs(
+    experiment_id: i64,
+    filter: String,
+    order_by: String,
+    page_token: String,
+) -> Result<domain::tracking::RunPage, AppError> {
+    let q = domain::tracking::RunSearch {
+        filter: Some(filter).filter(|f| !f.trim().is_empty()),
+        order_by: Some(order_by).filter(|o| !o.trim().is_empty()).into_iter().collect(),
+        max_results: Some(100),
+        page_token: Some(page_token).filter(|t| !t.is_empty()),
+        view_type: domain::tracking::ViewType::ActiveOnly,
+    };
+    Ok(services::tracking::search_runs(&state()?, &principal()?, &[experiment_id], &q).await?)
+}
+
+#[server(endpoint = "runs/get")]
+pub async fn get_run(run_id: uuid::Uuid) -> Result<domain::tracking::Run, AppError> {
+    Ok(services::tracking::get_run(&state()?, &principal()?, run_id).await?)
+}
+
+#[server(endpoint = "runs/history")]
+pub async fn metric_history(
+    run_id: uuid::Uuid,
+    key: String,
+) -> Result<domain::tracking::MetricHistory, AppError> {
+    Ok(services::tracking::metric_history(&state()?, &principal()?, run_id, &key, Some(100_000), None)
+        .await?)
+}

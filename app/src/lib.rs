@@ -23,7 +23,8 @@ use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context}
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 use pages::{
-    about::AboutPage, audit::AuditPage, home::HomePage, jobs::JobPage, jobs::JobsPage, login::LoginPage,
+    about::AboutPage, audit::AuditPage, experiments::ExperimentPage, experiments::ExperimentsPage,
+    experiments::RunPage, home::HomePage, jobs::JobPage, jobs::JobsPage, login::LoginPage,
     not_found::NotFound, projects::ProjectsPage, settings::SettingsPage,
 };
 
@@ -60,6 +61,9 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=|| view! { <Layout><leptos_router::components::Outlet /></Layout> }>
                     <Route path=path!("") view=HomePage />
                     <Route path=path!("/projects") view=ProjectsPage />
+                    <Route path=path!("/experiments") view=ExperimentsPage />
+                    <Route path=path!("/experiments/:id") view=ExperimentPage />
+                    <Route path=path!("/runs/:id") view=RunPage />
                     <Route path=path!("/jobs") view=JobsPage />
                     <Route path=path!("/jobs/:id") view=JobPage />
                     <Route path=path!("/settings") view=SettingsPage />

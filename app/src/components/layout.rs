@@ -17,6 +17,12 @@ struct Section {
 
 const SECTIONS: &[Section] = &[
     Section { href: "/", label: "Overview", icon: "M3 12l9-8 9 8M5 10v10h14V10", min_role: Role::Viewer },
+    Section {
+        href: "/experiments",
+        label: "Experiments",
+        icon: "M9 3h6M10 3v6L4 19a1 1 0 0 0 1 2h14a1 1 0 0 0 1-2l-6-10V3",
+        min_role: Role::Viewer,
+    },
     Section { href: "/projects", label: "Projects", icon: "M3 7h7l2 2h9v11H3z", min_role: Role::Viewer },
     Section {
         href: "/jobs",

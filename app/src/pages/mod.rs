@@ -1,6 +1,7 @@
 //! One module per page.
 pub mod about;
 pub mod audit;
+pub mod experiments;
 pub mod home;
 pub mod jobs;
 pub mod login;

@@ -1,0 +1,290 @@
+//! Experiments: the list, one experiment's runs (filter with MLflow's syntax, sort,
+//! page), and one run (params, latest metrics with their history, tags).
+
+use crate::api::{get_experiment, get_run, list_experiments, metric_history, search_runs};
+use crate::components::chart::LineChart;
+use crate::components::page::{EmptyState, ErrorBox, Loading, PageHeader};
+use domain::tracking::{Metric, Run};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+fn when_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+fn status_badge(s: &str) -> &'static str {
+    match s {
+        "FINISHED" => "badge badge-ok",
+        "RUNNING" => "badge badge-running",
+        "FAILED" => "badge badge-alert",
+        "KILLED" => "badge badge-warn",
+        _ => "badge badge-queued",
+    }
+}
+
+/// Numbers as people read them in a table: up to 6 significant digits.
+fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "∞".into() } else { "−∞".into() }
+    } else if v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-4) {
+        format!("{v:.4e}")
+    } else {
+        let s = format!("{v:.6}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+fn duration(run: &Run) -> String {
+    match run.info.end_time {
+        Some(end) => crate::format::duration_ms(end - run.info.start_time),
+        None => "—".into(),
+    }
+}
+
+#[component]
+pub fn ExperimentsPage() -> impl IntoView {
+    let experiments = Resource::new(|| (), |_| list_experiments());
+    view! {
+        <Title text="Experiments" />
+        <PageHeader title="Experiments" subtitle="Runs logged with the mlflow client or by Cairn's own jobs." />
+        <section class="panel">
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    match experiments.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <EmptyState
+                                title="No experiments yet"
+                                hint="Point the mlflow client at Cairn with an API token from Settings:"
+                                command="MLFLOW_TRACKING_URI=http://127.0.0.1:3000 MLFLOW_TRACKING_TOKEN=cairn_… python train.py"
+                            />
+                        }.into_any(),
+                        Ok(list) => view! {
+                            <div class="table-wrap">
+                                <table class="data" data-testid="experiments-table">
+                                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Id"</th><th scope="col">"Created (UTC)"</th><th scope="col">"Updated (UTC)"</th></tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|e| view! {
+                                            <tr>
+                                                <td><a href=format!("/experiments/{}", e.experiment_id)><strong>{e.name}</strong></a></td>
+                                                <td class="mono">{e.experiment_id}</td>
+                                                <td class="num">{when_ms(e.creation_time)}</td>
+                                                <td class="num">{when_ms(e.last_update_time)}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+pub fn ExperimentPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(-1));
+    let q = move |k: &str| query.with(|q| q.get(k).map(|s| s.to_string()).unwrap_or_default());
+    let experiment = Resource::new(id, get_experiment);
+    let runs = Resource::new(
+        move || (id(), q("filter"), q("order_by"), q("page")),
+        |(id, filter, order, page)| search_runs(id, filter, order, page),
+    );
+    view! {
+        <Title text="Experiment" />
+        <nav class="breadcrumbs" aria-label="Breadcrumb"><a href="/experiments">"Experiments"</a> " › " <span>"Runs"</span></nav>
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                match experiment.await {
+                    Ok(e) => view! { <h1 class="title-inline">{e.name}</h1> }.into_any(),
+                    Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <section class="panel">
+            <form method="get" class="form-row" role="search">
+                <label class="grow">
+                    <span>"Filter"</span>
+                    <input name="filter" class="mono" placeholder="metrics.accuracy > 0.9 and params.model = 'rf'" value=move || q("filter") />
+                </label>
+                <label>
+                    <span>"Order by"</span>
+                    <input name="order_by" class="mono" placeholder="metrics.accuracy DESC" value=move || q("order_by") />
+                </label>
+                <button type="submit" class="btn">"Search"</button>
+            </form>
+        </section>
+        <section class="panel">
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    match runs.await {
+                        Ok(page) if page.runs.is_empty() => view! {
+                            <EmptyState title="No runs match" hint="Loosen the filter, or log a run:" command="mlflow.start_run(); mlflow.log_metric('accuracy', 0.93)" />
+                        }.into_any(),
+                        Ok(page) => runs_table(page.runs, page.next_page_token, q("filter"), q("order_by")).into_any(),
+                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// The runs table: fixed columns, then one per param key and per metric key.
+fn runs_table(runs: Vec<Run>, next: Option<String>, filter: String, order: String) -> impl IntoView {
+    let mut param_keys: Vec<String> =
+        runs.iter().flat_map(|r| r.params.iter().map(|p| p.key.clone())).collect();
+    param_keys.sort();
+    param_keys.dedup();
+    let mut metric_keys: Vec<String> =
+        runs.iter().flat_map(|r| r.metrics.iter().map(|m| m.key.clone())).collect();
+    metric_keys.sort();
+    metric_keys.dedup();
+    let next_href = next.map(|n| {
+        let q: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("filter", &filter)
+            .append_pair("order_by", &order)
+            .append_pair("page", &n)
+            .finish();
+        format!("?{q}")
+    });
+    view! {
+        <div class="table-wrap">
+            <table class="data" data-testid="runs-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Run"</th><th scope="col">"Status"</th><th scope="col">"Started (UTC)"</th><th scope="col">"Duration"</th><th scope="col">"User"</th>
+                        {param_keys.iter().map(|k| view! { <th scope="col" class="param-col">{k.clone()}</th> }).collect_view()}
+                        {metric_keys.iter().map(|k| view! { <th scope="col" class="metric-col num">{k.clone()}</th> }).collect_view()}
+                    </tr>
+                </thead>
+                <tbody>
+                    {runs.into_iter().map(|r| {
+                        let params: Vec<String> = param_keys.iter().map(|k| r.params.iter().find(|p| &p.key == k).map(|p| p.value.clone()).unwrap_or_default()).collect();
+                        let metrics: Vec<String> = metric_keys.iter().map(|k| r.metrics.iter().find(|m| &m.key == k).map(|m| number(m.value)).unwrap_or_default()).collect();
+                        let name = if r.info.run_name.is_empty() { r.info.run_id.simple().to_string() } else { r.info.run_name.clone() };
+                        view! {
+                            <tr>
+                                <td><a href=format!("/runs/{}", r.info.run_id.simple())>{name}</a></td>
+                                <td><span class=status_badge(&r.info.status)>{r.info.status.clone()}</span></td>
+                                <td class="num">{when_ms(r.info.start_time)}</td>
+                                <td class="num">{duration(&r)}</td>
+                                <td>{r.info.user_id.clone()}</td>
+                                {params.into_iter().map(|v| view! { <td class="mono">{v}</td> }).collect_view()}
+                                {metrics.into_iter().map(|v| view! { <td class="num">{v}</td> }).collect_view()}
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        {next_href.map(|h| view! { <p><a href=h>"More runs →"</a></p> })}
+    }
+}
+
+#[component]
+pub fn RunPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<uuid::Uuid>().ok()));
+    let run = Resource::new(id, |id| async move {
+        match id {
+            Some(id) => get_run(id).await,
+            None => Err(crate::error::AppError::NotFound("that is not a run id".into())),
+        }
+    });
+    view! {
+        <Title text="Run" />
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                match run.await {
+                    Ok(r) => view! { <RunView run=r /> }.into_any(),
+                    Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn RunView(run: Run) -> impl IntoView {
+    let exp = run.info.experiment_id;
+    let name = if run.info.run_name.is_empty() {
+        run.info.run_id.simple().to_string()
+    } else {
+        run.info.run_name.clone()
+    };
+    let run_id = run.info.run_id;
+    let charts = run.metrics.clone();
+    view! {
+        <nav class="breadcrumbs" aria-label="Breadcrumb">
+            <a href="/experiments">"Experiments"</a> " › " <a href=format!("/experiments/{exp}")>"Experiment " {exp}</a> " › " <span>"Run"</span>
+        </nav>
+        <header class="page-header">
+            <div><h1>{name}</h1><p class="subtitle mono">{run_id.simple().to_string()}</p></div>
+            <div class="actions"><span class=status_badge(&run.info.status) data-testid="run-status">{run.info.status.clone()}</span></div>
+        </header>
+        <section class="cards">
+            <div class="card stat"><div class="stat-label">"Started (UTC)"</div><div class="stat-hint">{when_ms(run.info.start_time)}</div></div>
+            <div class="card stat"><div class="stat-label">"Duration"</div><div class="stat-value">{duration(&run)}</div></div>
+            <div class="card stat"><div class="stat-label">"User"</div><div class="stat-hint">{run.info.user_id.clone()}</div></div>
+            <div class="card stat"><div class="stat-label">"Metrics / params"</div><div class="stat-value">{format!("{} / {}", run.metrics.len(), run.params.len())}</div></div>
+        </section>
+        <div class="two-col">
+            <section class="panel">
+                <h2>"Parameters"</h2>
+                <table class="data" data-testid="params-table"><tbody>
+                    {run.params.into_iter().map(|p| view! { <tr><th scope="row" class="mono">{p.key}</th><td class="mono">{p.value}</td></tr> }).collect_view()}
+                </tbody></table>
+            </section>
+            <section class="panel">
+                <h2>"Metrics (latest)"</h2>
+                <table class="data" data-testid="metrics-table"><tbody>
+                    {run.metrics.into_iter().map(|m| view! { <tr><th scope="row" class="mono">{m.key}</th><td class="num">{number(m.value)}</td><td class="num muted">{format!("step {}", m.step)}</td></tr> }).collect_view()}
+                </tbody></table>
+            </section>
+        </div>
+        <section class="panel">
+            <h2>"Metric history"</h2>
+            <div class="charts">
+                {charts.into_iter().map(|m: Metric| view! { <MetricChart run_id=run_id key=m.key /> }).collect_view()}
+            </div>
+        </section>
+        <section class="panel">
+            <h2>"Tags"</h2>
+            <table class="data"><tbody>
+                {run.tags.into_iter().map(|t| view! { <tr><th scope="row" class="mono">{t.key}</th><td class="mono">{t.value}</td></tr> }).collect_view()}
+            </tbody></table>
+        </section>
+    }
+}
+
+#[component]
+fn MetricChart(run_id: uuid::Uuid, key: String) -> impl IntoView {
+    let k = key.clone();
+    let history = Resource::new(move || (run_id, k.clone()), |(id, k)| metric_history(id, k));
+    view! {
+        <Suspense fallback=Loading>
+            {move || {
+                let key = key.clone();
+                Suspend::new(async move {
+                    match history.await {
+                        Ok(h) => {
+                            let points: Vec<(f64, f64)> = h.metrics.iter().filter(|m| m.value.is_finite()).map(|m| (m.step as f64, m.value)).collect();
+                            view! { <LineChart title=key x_label="step".to_string() points=points /> }.into_any()
+                        }
+                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
