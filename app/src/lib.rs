@@ -23,9 +23,9 @@ use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context}
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 use pages::{
-    about::AboutPage, audit::AuditPage, experiments::ExperimentPage, experiments::ExperimentsPage,
-    experiments::RunPage, home::HomePage, jobs::JobPage, jobs::JobsPage, login::LoginPage,
-    not_found::NotFound, projects::ProjectsPage, settings::SettingsPage,
+    about::AboutPage, audit::AuditPage, experiments::ComparePage, experiments::ExperimentPage,
+    experiments::ExperimentsPage, experiments::RunPage, home::HomePage, jobs::JobPage, jobs::JobsPage,
+    login::LoginPage, not_found::NotFound, projects::ProjectsPage, settings::SettingsPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -64,6 +64,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/experiments") view=ExperimentsPage />
                     <Route path=path!("/experiments/:id") view=ExperimentPage />
                     <Route path=path!("/runs/:id") view=RunPage />
+                    <Route path=path!("/compare") view=ComparePage />
                     <Route path=path!("/jobs") view=JobsPage />
                     <Route path=path!("/jobs/:id") view=JobPage />
                     <Route path=path!("/settings") view=SettingsPage />

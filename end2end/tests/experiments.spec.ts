@@ -43,6 +43,21 @@ test('runs logged over the MLflow API are browsed, filtered and opened with thei
   await page.getByRole('button', { name: 'Search' }).click();
   await expect(page.getByRole('alert')).toContainText(/position|column|at /i);
 
+  // Compare all three: the differing param is marked, curves overlay with a legend.
+  await page.goto(url(`/experiments/${expId}`));
+  for (const run of ['rf-small', 'rf-large', 'baseline']) {
+    await page.getByLabel(`Select ${run}`).check();
+  }
+  await page.getByRole('button', { name: 'Compare' }).click();
+  await expect(page).toHaveURL(/\/compare\?runs=/);
+  const compare = page.getByTestId('compare-table');
+  await expect(compare.getByRole('row', { name: /params\.lr/ })).toHaveClass(/differs/);
+  await expect(compare).toContainText('0.93');
+  const legend = page.getByTestId('metric-chart').locator('.legend');
+  await expect(legend).toContainText('rf-small');
+  await expect(legend).toContainText('baseline');
+  await screenshot(page, 'compare');
+
   // Open a run: params, latest metrics, the history chart.
   await page.goto(url(`/experiments/${expId}?order_by=metrics.accuracy+DESC`));
   await page.getByRole('link', { name: 'rf-large' }).click();

@@ -52,14 +52,30 @@ fn label(v: f64) -> String {
     }
 }
 
+/// Okabe–Ito colours (colour-blind safe), in order, for series.
+const PALETTE: [&str; 8] =
+    ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"];
+
+/// One line of a chart.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
 #[component]
-pub fn LineChart(title: String, x_label: String, points: Vec<(f64, f64)>) -> impl IntoView {
-    let points = downsample(&points, (W - LEFT - RIGHT) as usize);
-    if points.is_empty() {
+pub fn LineChart(title: String, x_label: String, series: Vec<Series>) -> impl IntoView {
+    let columns = (W - LEFT - RIGHT) as usize;
+    let series: Vec<Series> = series
+        .into_iter()
+        .map(|s| Series { points: downsample(&s.points, columns), name: s.name })
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    if series.is_empty() {
         return view! { <figure class="chart"><figcaption>{title}</figcaption><p class="muted">"No finite values."</p></figure> }.into_any();
     }
     let (mut xmin, mut xmax, mut ymin, mut ymax) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for (x, y) in &points {
+    for (x, y) in series.iter().flat_map(|s| s.points.iter()) {
         xmin = xmin.min(*x);
         xmax = xmax.max(*x);
         ymin = ymin.min(*y);
@@ -74,11 +90,40 @@ pub fn LineChart(title: String, x_label: String, points: Vec<(f64, f64)>) -> imp
     }
     let sx = |x: f64| LEFT + (x - xmin) / (xmax - xmin) * (W - LEFT - RIGHT);
     let sy = |y: f64| TOP + (ymax - y) / (ymax - ymin) * (H - TOP - BOTTOM);
-    let path: String =
-        points.iter().map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y))).collect::<Vec<_>>().join(" ");
-    let last = points[points.len() - 1];
-    let summary =
-        format!("{} points; last value {} at {} {}", points.len(), label(last.1), label(last.0), x_label);
+    let lines: Vec<(String, String, String)> = series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let path = s
+                .points
+                .iter()
+                .map(|(x, y)| format!("{:.1},{:.1}", sx(*x), sy(*y)))
+                .collect::<Vec<_>>()
+                .join(" ");
+            (s.name.clone(), PALETTE[i % PALETTE.len()].to_string(), path)
+        })
+        .collect();
+    let summary = match series.as_slice() {
+        [one] => {
+            let last = one.points[one.points.len() - 1];
+            format!(
+                "{} points; last value {} at {} {}",
+                one.points.len(),
+                label(last.1),
+                label(last.0),
+                x_label
+            )
+        }
+        many => format!("{} runs", many.len()),
+    };
+    let legend = (lines.len() > 1).then(|| {
+        lines
+            .iter()
+            .map(|(name, colour, _)| {
+                view! { <li><span class="swatch" style=format!("background:{colour}")></span>{name.clone()}</li> }
+            })
+            .collect_view()
+    });
     view! {
         <figure class="chart" data-testid="metric-chart">
             <figcaption><strong>{title.clone()}</strong> <span class="muted">{summary.clone()}</span></figcaption>
@@ -90,8 +135,9 @@ pub fn LineChart(title: String, x_label: String, points: Vec<(f64, f64)>) -> imp
                 <text class="tick" x=LEFT y=H - BOTTOM + 14.0 text-anchor="start">{label(xmin)}</text>
                 <text class="tick" x=W - RIGHT y=H - BOTTOM + 14.0 text-anchor="end">{label(xmax)}</text>
                 <text class="tick" x=(LEFT + W - RIGHT) / 2.0 y=H - 6.0 text-anchor="middle">{x_label}</text>
-                <polyline class="series" points=path />
+                {lines.iter().map(|(_, colour, path)| view! { <polyline class="series" style=format!("stroke:{colour}") points=path.clone() /> }).collect_view()}
             </svg>
+            {legend.map(|l| view! { <ul class="legend">{l}</ul> })}
         </figure>
     }
     .into_any()

@@ -2,7 +2,7 @@
 //! page), and one run (params, latest metrics with their history, tags).
 
 use crate::api::{get_experiment, get_run, list_experiments, metric_history, search_runs};
-use crate::components::chart::LineChart;
+use crate::components::chart::{LineChart, Series};
 use crate::components::page::{EmptyState, ErrorBox, Loading, PageHeader};
 use domain::tracking::{Metric, Run};
 use leptos::prelude::*;
@@ -37,6 +37,11 @@ fn number(v: f64) -> String {
         let s = format!("{v:.6}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
+}
+
+/// (step, value) of the finite points; NaN and ±∞ cannot be drawn.
+fn finite_points(metrics: &[Metric]) -> Vec<(f64, f64)> {
+    metrics.iter().filter(|m| m.value.is_finite()).map(|m| (m.step as f64, m.value)).collect()
 }
 
 fn duration(run: &Run) -> String {
@@ -158,10 +163,14 @@ fn runs_table(runs: Vec<Run>, next: Option<String>, filter: String, order: Strin
         format!("?{q}")
     });
     view! {
+        <form method="get" action="/compare" id="compare-form">
+            <p class="muted">"Tick 2–10 runs, then " <button type="submit" class="btn btn-small">"Compare"</button></p>
+        </form>
         <div class="table-wrap">
             <table class="data" data-testid="runs-table">
                 <thead>
                     <tr>
+                        <th scope="col"><span class="visually-hidden">"Select"</span></th>
                         <th scope="col">"Run"</th><th scope="col">"Status"</th><th scope="col">"Started (UTC)"</th><th scope="col">"Duration"</th><th scope="col">"User"</th>
                         {param_keys.iter().map(|k| view! { <th scope="col" class="param-col">{k.clone()}</th> }).collect_view()}
                         {metric_keys.iter().map(|k| view! { <th scope="col" class="metric-col num">{k.clone()}</th> }).collect_view()}
@@ -174,7 +183,8 @@ fn runs_table(runs: Vec<Run>, next: Option<String>, filter: String, order: Strin
                         let name = if r.info.run_name.is_empty() { r.info.run_id.simple().to_string() } else { r.info.run_name.clone() };
                         view! {
                             <tr>
-                                <td><a href=format!("/runs/{}", r.info.run_id.simple())>{name}</a></td>
+                                <td><input type="checkbox" name="runs" form="compare-form" value=r.info.run_id.simple().to_string() aria-label=format!("Select {name}") /></td>
+                                <td><a href=format!("/runs/{}", r.info.run_id.simple())>{name.clone()}</a></td>
                                 <td><span class=status_badge(&r.info.status)>{r.info.status.clone()}</span></td>
                                 <td class="num">{when_ms(r.info.start_time)}</td>
                                 <td class="num">{duration(&r)}</td>
@@ -278,9 +288,144 @@ fn MetricChart(run_id: uuid::Uuid, key: String) -> impl IntoView {
                 Suspend::new(async move {
                     match history.await {
                         Ok(h) => {
-                            let points: Vec<(f64, f64)> = h.metrics.iter().filter(|m| m.value.is_finite()).map(|m| (m.step as f64, m.value)).collect();
-                            view! { <LineChart title=key x_label="step".to_string() points=points /> }.into_any()
+                            let series = vec![Series { name: key.clone(), points: finite_points(&h.metrics) }];
+                            view! { <LineChart title=key x_label="step".to_string() series=series /> }.into_any()
                         }
+                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// Compare 2–10 runs: a params/metrics table with differing rows marked, and one
+/// chart per metric with a line per run.
+#[component]
+pub fn ComparePage() -> impl IntoView {
+    let query = use_query_map();
+    let ids = move || {
+        query.with(|q| {
+            q.get_all("runs")
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|s| s.parse::<uuid::Uuid>().ok())
+                .collect::<Vec<_>>()
+        })
+    };
+    let runs = Resource::new(ids, |ids| async move {
+        if !(2..=10).contains(&ids.len()) {
+            return Err(crate::error::AppError::Invalid {
+                field: "runs".into(),
+                message: format!("pick between 2 and 10 runs to compare (got {})", ids.len()),
+            });
+        }
+        let mut out = Vec::new();
+        for id in ids {
+            out.push(get_run(id).await?);
+        }
+        Ok(out)
+    });
+    view! {
+        <Title text="Compare runs" />
+        <PageHeader title="Compare runs" />
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                match runs.await {
+                    Ok(runs) => view! { <CompareView runs=runs /> }.into_any(),
+                    Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn run_name(r: &Run) -> String {
+    if r.info.run_name.is_empty() { r.info.run_id.simple().to_string() } else { r.info.run_name.clone() }
+}
+
+#[component]
+fn CompareView(runs: Vec<Run>) -> impl IntoView {
+    let names: Vec<String> = runs.iter().map(run_name).collect();
+    let mut param_keys: Vec<String> =
+        runs.iter().flat_map(|r| r.params.iter().map(|p| p.key.clone())).collect();
+    param_keys.sort();
+    param_keys.dedup();
+    let mut metric_keys: Vec<String> =
+        runs.iter().flat_map(|r| r.metrics.iter().map(|m| m.key.clone())).collect();
+    metric_keys.sort();
+    metric_keys.dedup();
+    let row = |label: String, cells: Vec<String>| {
+        let differs = cells.windows(2).any(|w| w[0] != w[1]);
+        view! {
+            <tr class=if differs { "differs" } else { "" }>
+                <th scope="row" class="mono">{label}</th>
+                {cells.into_iter().map(|c| view! { <td class="num">{c}</td> }).collect_view()}
+            </tr>
+        }
+    };
+    let param_rows = param_keys
+        .iter()
+        .map(|k| {
+            let cells = runs
+                .iter()
+                .map(|r| r.params.iter().find(|p| &p.key == k).map(|p| p.value.clone()).unwrap_or_default())
+                .collect();
+            row(format!("params.{k}"), cells)
+        })
+        .collect_view();
+    let metric_rows = metric_keys
+        .iter()
+        .map(|k| {
+            let cells = runs
+                .iter()
+                .map(|r| r.metrics.iter().find(|m| &m.key == k).map(|m| number(m.value)).unwrap_or_default())
+                .collect();
+            row(format!("metrics.{k}"), cells)
+        })
+        .collect_view();
+    let ids: Vec<(String, uuid::Uuid)> = runs.iter().map(|r| (run_name(r), r.info.run_id)).collect();
+    view! {
+        <section class="panel">
+            <h2>"Parameters and metrics"</h2>
+            <p class="muted">"Rows where the runs differ are marked."</p>
+            <div class="table-wrap">
+                <table class="data" data-testid="compare-table">
+                    <thead><tr><th scope="col"></th>{names.iter().map(|n| view! { <th scope="col" class="num">{n.clone()}</th> }).collect_view()}</tr></thead>
+                    <tbody>{param_rows}{metric_rows}</tbody>
+                </table>
+            </div>
+        </section>
+        <section class="panel">
+            <h2>"Metric curves"</h2>
+            <div class="charts">
+                {metric_keys.into_iter().map(|k| view! { <CompareChart key=k runs=ids.clone() /> }).collect_view()}
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn CompareChart(key: String, runs: Vec<(String, uuid::Uuid)>) -> impl IntoView {
+    let k = key.clone();
+    let histories = Resource::new(
+        move || (k.clone(), runs.clone()),
+        |(k, runs)| async move {
+            let mut series = Vec::new();
+            for (name, id) in runs {
+                let h = metric_history(id, k.clone()).await?;
+                series.push(Series { name, points: finite_points(&h.metrics) });
+            }
+            Ok::<_, crate::error::AppError>(series)
+        },
+    );
+    view! {
+        <Suspense fallback=Loading>
+            {move || {
+                let key = key.clone();
+                Suspend::new(async move {
+                    match histories.await {
+                        Ok(series) => view! { <LineChart title=key x_label="step".to_string() series=series /> }.into_any(),
                         Err(e) => view! { <ErrorBox error=e /> }.into_any(),
                     }
                 })
