@@ -198,6 +198,8 @@ async fn errors_use_mlflow_codes_and_statuses(pool: PgPool) {
     assert_eq!((r.status, code(&r)), (StatusCode::FORBIDDEN, "PERMISSION_DENIED".into()));
     let r = post(&app, "experiments/create", &tok, json!({"name": "E"})).await;
     assert_eq!((r.status, code(&r)), (StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS".into()));
+    let r = post(&app, "experiments/search", &tok, json!({"filter": "name = 'e'"})).await;
+    assert_eq!((r.status, code(&r)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE".into()));
     let r = post_json_as(&app, &format!("{API}/runs/log-batch"), &tok, "{not json").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = crate::support::get(&app, &format!("{API}/runs/get?run_id={run_id}")).await;
