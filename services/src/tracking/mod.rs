@@ -2,6 +2,7 @@
 //! jobs all log and read through these functions (Python-free logging is calling
 //! [`log_batch`] directly).
 
+pub mod artifacts;
 pub mod filter;
 pub mod token;
 
