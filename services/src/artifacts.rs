@@ -111,6 +111,24 @@ impl ArtifactStore {
         self.inner.get(&self.path(key)).await?.bytes().await
     }
 
+    /// Stores `bytes` under a caller-chosen key (tracking artifacts keep their names).
+    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), object_store::Error> {
+        self.inner.put(&self.path(key), PutPayload::from(bytes)).await?;
+        Ok(())
+    }
+
+    /// The entries directly under `key`: (name relative to `key`, is a folder, size).
+    pub async fn list_dir(&self, key: &str) -> Result<Vec<(String, bool, u64)>, object_store::Error> {
+        let base = self.path(key);
+        let listed = self.inner.list_with_delimiter(Some(&base)).await?;
+        let name = |p: &Path| p.filename().unwrap_or_default().to_string();
+        let mut out: Vec<(String, bool, u64)> =
+            listed.common_prefixes.iter().map(|p| (name(p), true, 0)).collect();
+        out.extend(listed.objects.iter().map(|o| (name(&o.location), false, o.size)));
+        out.sort();
+        Ok(out)
+    }
+
     pub async fn exists(&self, key: &str) -> Result<bool, object_store::Error> {
         match self.inner.head(&self.path(key)).await {
             Ok(_) => Ok(true),

@@ -4,6 +4,7 @@
 //! measure; tests check behaviour.
 
 pub mod auth;
+pub mod tracking;
 
 use crate::config::DatabaseArgs;
 use clap::{Args, Subcommand};
@@ -16,6 +17,29 @@ pub enum BenchCommand {
     Auth(BenchArgs),
     /// Jobs per second through the Postgres queue: enqueue, claim and complete no-op jobs.
     Queue(QueueBenchArgs),
+    /// MLflow-style tracking over HTTP: log-batch ingest, get-history, runs/search.
+    Tracking(TrackingBenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TrackingBenchArgs {
+    /// Clients writing 1000-metric batches to the same run at once.
+    #[arg(long, default_value_t = 8)]
+    pub clients: usize,
+    /// Batches each client sends.
+    #[arg(long, default_value_t = 25)]
+    pub batches: usize,
+    /// Steps of the curve read back with metrics/get-history.
+    #[arg(long, default_value_t = 100_000)]
+    pub history_steps: usize,
+    /// Runs in the experiment that runs/search sorts (the target is 100000).
+    #[arg(long, default_value_t = 2_000)]
+    pub runs: usize,
+    /// Metrics per run in that experiment.
+    #[arg(long, default_value_t = 20)]
+    pub metrics_per_run: usize,
+    #[command(flatten)]
+    pub bench: BenchArgs,
 }
 
 #[derive(Args, Debug)]
@@ -47,6 +71,20 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             scratch.drop().await?;
             let report = result?;
             report.print(args.json);
+            Ok(())
+        }
+        BenchCommand::Tracking(args) => {
+            let scratch = Scratch::create(&args.bench.db.database_url).await?;
+            let settings = tracking::Settings {
+                clients: args.clients,
+                batches_per_client: args.batches,
+                history_steps: args.history_steps,
+                runs: args.runs,
+                metrics_per_run: args.metrics_per_run,
+            };
+            let result = tracking::run(&scratch.pool, &settings).await;
+            scratch.drop().await?;
+            result?.print(args.bench.json);
             Ok(())
         }
         BenchCommand::Queue(args) => {

@@ -66,6 +66,8 @@ pub fn router(state: ServerState) -> Router {
         .nest("/api/v1", api::router())
         .nest("/api/2.0/mlflow", mlflow::router())
         .nest("/ajax-api/2.0/mlflow", mlflow::router())
+        .nest("/api/2.0/mlflow-artifacts", mlflow::artifacts_router())
+        .nest("/ajax-api/2.0/mlflow-artifacts", mlflow::artifacts_router())
         .leptos_routes_with_context(&state, routes, leptos_context, move || app::shell(options.clone()))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)

@@ -198,6 +198,8 @@ async fn errors_use_mlflow_codes_and_statuses(pool: PgPool) {
     assert_eq!((r.status, code(&r)), (StatusCode::FORBIDDEN, "PERMISSION_DENIED".into()));
     let r = post(&app, "experiments/create", &tok, json!({"name": "E"})).await;
     assert_eq!((r.status, code(&r)), (StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS".into()));
+    let r = post(&app, "experiments/search", &tok, json!({"filter": "name = 'e'"})).await;
+    assert_eq!((r.status, code(&r)), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE".into()));
     let r = post_json_as(&app, &format!("{API}/runs/log-batch"), &tok, "{not json").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = crate::support::get(&app, &format!("{API}/runs/get?run_id={run_id}")).await;
@@ -238,4 +240,38 @@ async fn eight_clients_log_batches_to_one_run_without_errors(pool: PgPool) {
     let hist =
         get_as(&app, &format!("{API}/metrics/get-history?run_id={run_id}&metric_key=m0"), &tok).await.json();
     assert!(!hist["metrics"].as_array().unwrap().is_empty());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn artifacts_upload_download_list_and_stay_inside_the_run(pool: PgPool) {
+    use axum::body::Body;
+    use axum::http::Request;
+    let app = app(pool.clone());
+    let (_, tok) = user_with_token(&pool, "ed", Role::Editor).await;
+    let exp = ok(&app, "experiments/create", &tok, json!({"name": "a"})).await;
+    let run = ok(&app, "runs/create", &tok, json!({"experiment_id": exp["experiment_id"]})).await;
+    let uri = run["run"]["info"]["artifact_uri"].as_str().unwrap().to_string();
+    let root = uri.strip_prefix("mlflow-artifacts:/").unwrap().to_string();
+    let put = |path: String, body: &'static str| {
+        Request::put(format!("/api/2.0/mlflow-artifacts/artifacts/{path}"))
+            .header("authorization", format!("Bearer {tok}"))
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let r = crate::support::send(&app, put(format!("{root}/model/conf.json"), "{\"a\": 1}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = get_as(&app, &format!("/api/2.0/mlflow-artifacts/artifacts/{root}/model/conf.json"), &tok).await;
+    assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "{\"a\": 1}"));
+    let l =
+        get_as(&app, &format!("/api/2.0/mlflow-artifacts/artifacts?path={root}/model"), &tok).await.json();
+    assert_eq!(l["files"], json!([{"path": "conf.json", "is_dir": false, "file_size": 8}]));
+    let run_id = run["run"]["info"]["run_id"].as_str().unwrap();
+    let l = get_as(&app, &format!("{API}/artifacts/list?run_id={run_id}"), &tok).await.json();
+    assert_eq!(l["files"], json!([{"path": "model", "is_dir": true}]));
+
+    let r = crate::support::send(&app, put(format!("{root}/../../escape.txt"), "x")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let r =
+        crate::support::send(&app, put("1/0123456789abcdef0123456789abcdef/artifacts/x".into(), "x")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
 }

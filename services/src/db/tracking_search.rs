@@ -3,6 +3,7 @@
 //! parameter, and only fixed SQL fragments from `tracking::filter` are pushed as text.
 
 use crate::tracking::filter::{Clause, Entity, Value, attribute_column};
+use crate::tracking::token::{Keyset, SortValue};
 use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
@@ -15,12 +16,32 @@ pub struct RunQuery<'a> {
     pub clauses: &'a [Clause],
     pub order: &'a [Sort],
     pub offset: i64,
+    /// Keyset position (only with at most one non-attribute sort key): rows after it.
+    pub after: Option<&'a Keyset>,
     pub limit: i64,
 }
 
-/// The ids of the matching runs, in order.
-pub async fn search_run_ids(db: impl PgExecutor<'_>, q: &RunQuery<'_>) -> sqlx::Result<Vec<Uuid>> {
-    let mut b: QueryBuilder<Postgres> = QueryBuilder::new("select r.run_id from run r");
+/// A matching run with what its keyset position needs.
+#[derive(sqlx::FromRow)]
+pub struct Hit {
+    pub run_id: Uuid,
+    pub start_time: i64,
+    pub sort_num: Option<f64>,
+    pub sort_text: Option<String>,
+}
+
+/// The matching runs, in order.
+pub async fn search_runs(db: impl PgExecutor<'_>, q: &RunQuery<'_>) -> sqlx::Result<Vec<Hit>> {
+    let first = q.order.first().map(|o| o.0);
+    let mut b: QueryBuilder<Postgres> = QueryBuilder::new(match first {
+        Some(Entity::Metric) => {
+            "select r.run_id, r.start_time, s0.value as sort_num, null::text as sort_text from run r"
+        }
+        Some(Entity::Param | Entity::Tag) => {
+            "select r.run_id, r.start_time, null::float8 as sort_num, s0.value as sort_text from run r"
+        }
+        _ => "select r.run_id, r.start_time, null::float8 as sort_num, null::text as sort_text from run r",
+    });
     for (i, (entity, key, _)) in q.order.iter().enumerate() {
         let table = match entity {
             Entity::Metric => "latest_metric",
@@ -39,6 +60,9 @@ pub async fn search_run_ids(db: impl PgExecutor<'_>, q: &RunQuery<'_>) -> sqlx::
     for c in q.clauses {
         b.push(" and ");
         push_clause(&mut b, c);
+    }
+    if let Some(k) = q.after {
+        push_after(&mut b, k, q.order.first().map(|o| o.2));
     }
     b.push(" order by ");
     for (i, (entity, key, asc)) in q.order.iter().enumerate() {
@@ -59,7 +83,46 @@ pub async fn search_run_ids(db: impl PgExecutor<'_>, q: &RunQuery<'_>) -> sqlx::
     b.push_bind(q.limit);
     b.push(" offset ");
     b.push_bind(q.offset);
-    b.build_query_scalar().fetch_all(db).await
+    b.build_query_as().fetch_all(db).await
+}
+
+/// Rows after `k` in the order `s0.value {asc|desc} nulls last, start_time desc, run_id`.
+fn push_after(b: &mut QueryBuilder<'_, Postgres>, k: &Keyset, asc: Option<bool>) {
+    let tie = |b: &mut QueryBuilder<'_, Postgres>| {
+        b.push("(r.start_time < ");
+        b.push_bind(k.start_time);
+        b.push(" or (r.start_time = ");
+        b.push_bind(k.start_time);
+        b.push(" and r.run_id > ");
+        b.push_bind(k.run_id);
+        b.push("))");
+    };
+    let Some(asc) = asc else {
+        b.push(" and ");
+        tie(b);
+        return;
+    };
+    let bind_value = |b: &mut QueryBuilder<'_, Postgres>| match &k.value {
+        SortValue::Num(v) => {
+            b.push_bind(*v);
+        }
+        SortValue::Text(s) => {
+            b.push_bind(s.clone());
+        }
+        SortValue::Null => {}
+    };
+    if k.value == SortValue::Null {
+        b.push(" and s0.value is null and ");
+        tie(b);
+        return;
+    }
+    b.push(if asc { " and (s0.value > " } else { " and (s0.value < " });
+    bind_value(b);
+    b.push(" or s0.value is null or (s0.value = ");
+    bind_value(b);
+    b.push(" and ");
+    tie(b);
+    b.push("))");
 }
 
 fn push_clause(b: &mut QueryBuilder<'_, Postgres>, c: &Clause) {

@@ -2,8 +2,9 @@
 //! jobs all log and read through these functions (Python-free logging is calling
 //! [`log_batch`] directly).
 
+pub mod artifacts;
 pub mod filter;
-mod token;
+pub mod token;
 
 use crate::auth::{Action, Principal, authorize};
 use crate::db::tracking::{self as sql, ExperimentRow, KeyValueRow, MetricRow, RunRow};
@@ -556,9 +557,17 @@ pub async fn search_runs(
     let clauses = filter::parse(q.filter.as_deref().unwrap_or(""))?;
     let order: Vec<Sort> = q.order_by.iter().map(|o| filter::parse_order(o)).collect::<Result<_, _>>()?;
     let limit = q.max_results.unwrap_or(1000).clamp(1, MAX_PAGE);
-    let offset = match q.page_token.as_deref().filter(|t| !t.is_empty()) {
-        Some(t) => token::decode_after(t)?,
-        None => 0,
+    // Keyset pages when the order allows it (default order, or one metric/param/tag
+    // key), so deep pages of a large experiment cost the same as the first; offsets
+    // otherwise.
+    let keyset = order.is_empty() || (order.len() == 1 && order[0].0 != filter::Entity::Attribute);
+    let (offset, after) = match q.page_token.as_deref().filter(|t| !t.is_empty()) {
+        None => (0, None),
+        Some(t) => match token::decode_keyset(t)? {
+            Some(k) if keyset => (0, Some(k)),
+            Some(_) => return Err(invalid("page_token", "this page token belongs to another sort order")),
+            None => (token::decode_after(t)?, None),
+        },
     };
     let query = RunQuery {
         experiment_ids,
@@ -566,14 +575,27 @@ pub async fn search_runs(
         clauses: &clauses,
         order: &order,
         offset,
+        after: after.as_ref(),
         limit: limit + 1,
     };
-    let mut ids = crate::db::tracking_search::search_run_ids(&st.db, &query).await?;
-    let next = if ids.len() as i64 > limit {
-        ids.truncate(limit as usize);
-        Some(token::encode_after(offset + limit))
+    let mut hits = crate::db::tracking_search::search_runs(&st.db, &query).await?;
+    let next = if hits.len() as i64 > limit {
+        hits.truncate(limit as usize);
+        match hits.last() {
+            Some(h) if keyset => Some(token::encode_keyset(&token::Keyset {
+                value: match (h.sort_num, &h.sort_text) {
+                    (Some(v), _) => token::SortValue::Num(v),
+                    (None, Some(s)) => token::SortValue::Text(s.clone()),
+                    (None, None) => token::SortValue::Null,
+                },
+                start_time: h.start_time,
+                run_id: h.run_id,
+            })),
+            _ => Some(token::encode_after(offset + limit)),
+        }
     } else {
         None
     };
+    let ids: Vec<Uuid> = hits.iter().map(|h| h.run_id).collect();
     Ok(RunPage { runs: load_runs(st, &ids).await?, next_page_token: next })
 }

@@ -218,3 +218,49 @@ async fn experiments_are_unique_by_name_and_soft_deleted(pool: PgPool) {
     assert_eq!(t::get_experiment(&st, &ed, id).await.unwrap().lifecycle, "active");
     assert!(matches!(t::get_experiment(&st, &ed, 999).await.unwrap_err(), Error::NotFound { .. }));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn keyset_pages_match_one_big_page_with_ties_and_missing_values(pool: PgPool) {
+    let st = state(pool);
+    let ed = as_role(Role::Editor);
+    let exp = t::create_experiment(&st, &ed, "keyset", None, vec![]).await.unwrap();
+    let values = [Some(1.0), Some(2.0), None, Some(2.0), None, Some(f64::NAN), Some(0.5)];
+    for (i, v) in values.iter().enumerate() {
+        let run = run_in(&st, exp, &format!("r{i}")).await;
+        let metrics = v.map(|v| vec![m("acc", v, 0)]).unwrap_or_default();
+        t::log_batch(&st, &ed, run, metrics, vec![kv("p", &format!("{}", i % 3))], vec![]).await.unwrap();
+    }
+    for order in [
+        vec![],
+        vec!["metrics.acc DESC".to_string()],
+        vec!["metrics.acc".into()],
+        vec!["params.p DESC".into()],
+    ] {
+        let all = RunSearch { order_by: order.clone(), ..Default::default() };
+        let want: Vec<_> = t::search_runs(&st, &ed, &[exp], &all)
+            .await
+            .unwrap()
+            .runs
+            .into_iter()
+            .map(|r| r.info.run_id)
+            .collect();
+        assert_eq!(want.len(), values.len());
+        let mut got = Vec::new();
+        let mut token = None;
+        loop {
+            let q = RunSearch {
+                order_by: order.clone(),
+                max_results: Some(2),
+                page_token: token,
+                ..Default::default()
+            };
+            let page = t::search_runs(&st, &ed, &[exp], &q).await.unwrap();
+            got.extend(page.runs.into_iter().map(|r| r.info.run_id));
+            token = page.next_page_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        assert_eq!(got, want, "order {order:?}");
+    }
+}

@@ -3,6 +3,7 @@
 //! `services::tracking`; the wire shapes are in [`wire`] and every failure becomes
 //! MLflow's error body in [`error`].
 
+mod artifacts;
 pub mod error;
 mod experiments;
 mod runs;
@@ -61,6 +62,15 @@ pub fn router() -> Router<ServerState> {
         .route("/runs/delete-tag", post(runs::delete_tag))
         .route("/runs/log-inputs", post(runs::log_inputs))
         .route("/metrics/get-history", get(runs::history))
+        .route("/artifacts/list", get(artifacts::list_run))
+        .fallback(not_found)
+}
+
+/// The artifact proxy, nested at `/api/2.0/mlflow-artifacts`.
+pub fn artifacts_router() -> Router<ServerState> {
+    Router::new()
+        .route("/artifacts", get(artifacts::list))
+        .route("/artifacts/{*path}", get(artifacts::download).put(artifacts::upload))
         .fallback(not_found)
 }
 

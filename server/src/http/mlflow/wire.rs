@@ -46,6 +46,8 @@ pub struct ExperimentNameQuery {
 
 #[derive(Deserialize, Default)]
 pub struct SearchExperiments {
+    /// Not supported yet; a non-empty filter is refused rather than ignored.
+    pub filter: Option<String>,
     pub max_results: Option<i64>,
     pub page_token: Option<String>,
     pub view_type: Option<ViewType>,
