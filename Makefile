@@ -18,7 +18,7 @@ WASM_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--profile wasm-release,)
 WASM_PROFILE_DIR := $(if $(filter release,$(PROFILE)),wasm-release,debug)
 CAIRN := $(CARGO_TARGET_DIR)/$(PROFILE)/cairn
 
-.PHONY: help run build server site tools test-tools check fmt-check clippy unit e2e test sqlx-prepare clean-site
+.PHONY: help run build server site tools test-tools check fmt-check clippy unit e2e mlflow-test test sqlx-prepare clean-site
 
 help:
 	@echo "make run    set up what is missing and serve the dashboard at http://127.0.0.1:3000"
@@ -64,7 +64,11 @@ e2e: test-tools build
 	@export DATABASE_URL="$$(scripts/postgres.sh admin-url)"; \
 	cd end2end && CAIRN_BIN="$(CAIRN)" CAIRN_SITE_ROOT="$(CURDIR)/$(SITE)" npx playwright test
 
-test: tools fmt-check clippy unit e2e
+# The real mlflow client (pinned in end2end/mlflow/requirements.txt) against cairn serve.
+mlflow-test: server
+	@export DATABASE_URL="$$(scripts/postgres.sh admin-url)"; scripts/mlflow-client-test.sh "$(CAIRN)"
+
+test: tools fmt-check clippy unit e2e mlflow-test
 	@echo "make test: all checks passed"
 
 # Regenerate .sqlx/ (offline query data) after changing a query or a migration.

@@ -1,0 +1,59 @@
+"""The real `mlflow` client (mlflow-skinny, pinned in requirements.txt) against Cairn.
+
+Run by scripts/mlflow-client-test.sh with MLFLOW_TRACKING_URI and
+MLFLOW_TRACKING_TOKEN set; exits non-zero on the first mismatch.
+"""
+import json
+import math
+import os
+import tempfile
+
+import mlflow
+from mlflow import MlflowClient
+
+name = f"client-test-{os.getpid()}"
+mlflow.set_experiment(name)
+with mlflow.start_run(run_name="parent") as parent:
+    mlflow.log_param("lr", "0.1")
+    with mlflow.start_run(run_name="child", nested=True) as child:
+        for step in range(5):
+            mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+        mlflow.log_metric("nan", float("nan"))
+        mlflow.log_metric("inf", float("inf"))
+        mlflow.log_metrics({"acc": 0.9, "f1": 0.8}, step=4)
+        mlflow.log_params({"depth": 5, "model": "rf"})
+        mlflow.set_tag("team", "cv")
+        mlflow.log_dict({"a": 1, "b": [1, 2]}, "config.json")
+        mlflow.log_text("hello cairn", "notes/hello.txt")
+
+client = MlflowClient()
+exp = client.get_experiment_by_name(name)
+assert exp is not None and exp.name == name, exp
+
+runs = client.search_runs([exp.experiment_id], filter_string="metrics.loss < 0.5 and params.model = 'rf'")
+assert [r.info.run_name for r in runs] == ["child"], [r.info.run_name for r in runs]
+ordered = client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"])
+assert [r.info.run_name for r in ordered] == ["parent", "child"], [r.info.run_name for r in ordered]
+
+hist = client.get_metric_history(child.info.run_id, "loss")
+assert [(m.step, m.value) for m in hist] == [(s, 1.0 / (s + 1)) for s in range(5)], hist
+
+run = client.get_run(child.info.run_id)
+assert math.isnan(run.data.metrics["nan"]), run.data.metrics
+assert run.data.metrics["inf"] == float("inf"), run.data.metrics
+assert run.data.metrics["acc"] == 0.9 and run.data.params == {"depth": "5", "model": "rf"}, run.data
+assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id, run.data.tags
+assert run.data.tags["team"] == "cv"
+assert run.info.status == "FINISHED", run.info.status
+
+top = sorted(f.path for f in client.list_artifacts(child.info.run_id))
+assert top == ["config.json", "notes"], top
+with tempfile.TemporaryDirectory() as dst:
+    path = client.download_artifacts(child.info.run_id, "config.json", dst)
+    with open(path) as f:
+        assert json.load(f) == {"a": 1, "b": [1, 2]}
+    path = client.download_artifacts(child.info.run_id, "notes/hello.txt", dst)
+    with open(path) as f:
+        assert f.read() == "hello cairn"
+
+print("mlflow: 1 passed, 0 failed")
