@@ -62,6 +62,7 @@ test('runs logged over the MLflow API are browsed, filtered and opened with thei
   await page.goto(url(`/experiments/${expId}?order_by=metrics.accuracy+DESC`));
   await page.getByRole('link', { name: 'rf-large' }).click();
   await expect(page.getByTestId('run-status')).toHaveText('FINISHED');
+  await expect(page.getByRole('navigation', { name: 'Breadcrumb' })).toContainText(name);
   await expect(page.getByTestId('params-table')).toContainText('0.01');
   await expect(page.getByTestId('metrics-table')).toContainText('0.93');
   await expect(page.getByTestId('metric-chart')).toContainText('20 points');

@@ -234,9 +234,14 @@ fn RunView(run: Run) -> impl IntoView {
     };
     let run_id = run.info.run_id;
     let charts = run.metrics.clone();
+    let experiment = Resource::new(move || exp, get_experiment);
+    let exp_name = move || {
+        experiment.get().and_then(|r| r.ok()).map(|e| e.name).unwrap_or_else(|| format!("Experiment {exp}"))
+    };
     view! {
         <nav class="breadcrumbs" aria-label="Breadcrumb">
-            <a href="/experiments">"Experiments"</a> " › " <a href=format!("/experiments/{exp}")>"Experiment " {exp}</a> " › " <span>"Run"</span>
+            <a href="/experiments">"Experiments"</a> " › "
+            <Transition><a href=format!("/experiments/{exp}")>{exp_name}</a></Transition> " › " <span>"Run"</span>
         </nav>
         <header class="page-header">
             <div><h1>{name}</h1><p class="subtitle mono">{run_id.simple().to_string()}</p></div>
