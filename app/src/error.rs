@@ -32,3 +32,11 @@ impl FromServerFnError for AppError {
         AppError::Transport(value.to_string())
     }
 }
+
+/// The message of a finished action that failed, for showing next to its form.
+pub fn error_text<T>(result: &Option<Result<T, AppError>>) -> Option<String> {
+    match result {
+        Some(Err(e)) => Some(e.to_string()),
+        _ => None,
+    }
+}

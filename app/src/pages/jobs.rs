@@ -6,6 +6,7 @@ use crate::api::{
     list_schedules,
 };
 use crate::components::page::{EmptyState, ErrorBox, Loading, PageHeader, StatCard};
+use crate::error::error_text;
 use crate::live::follow_job_log;
 use domain::JobId;
 use domain::jobs::{Job, JobDetail, JobQuery, LogLine};
@@ -55,14 +56,8 @@ pub fn JobsPage() -> impl IntoView {
         move || (create_schedule.version().get(), toggle.version().get()),
         |_| list_schedules(),
     );
-    let schedule_error = move || {
-        create_schedule
-            .value()
-            .with(|r| r.as_ref().and_then(|r| r.as_ref().err().map(|e| e.to_string())))
-            .or_else(|| {
-                toggle.value().with(|r| r.as_ref().and_then(|r| r.as_ref().err().map(|e| e.to_string())))
-            })
-    };
+    let schedule_error =
+        move || create_schedule.value().with(error_text).or_else(|| toggle.value().with(error_text));
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(job)) = start.value().get() {
@@ -281,11 +276,7 @@ fn JobView(detail: JobDetail) -> impl IntoView {
             generation.update(|g| *g += 1);
         }
     });
-    let action_error = move || {
-        cancel.value().with(|r| r.as_ref().and_then(|r| r.as_ref().err().map(|e| e.to_string()))).or_else(
-            || retry.value().with(|r| r.as_ref().and_then(|r| r.as_ref().err().map(|e| e.to_string()))),
-        )
-    };
+    let action_error = move || cancel.value().with(error_text).or_else(|| retry.value().with(error_text));
     let state = move || job.with(|j| j.state.clone());
     view! {
         <header class="page-header">

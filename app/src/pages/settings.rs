@@ -4,7 +4,7 @@ use crate::api::{
     CreateToken, CreateUser, RevokeToken, SetUserDisabled, SetUserRole, get_me, list_my_tokens, list_users,
 };
 use crate::components::page::{EmptyState, ErrorBox, Loading, PageHeader};
-use crate::error::AppError;
+use crate::error::error_text;
 use domain::auth::Role;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -12,13 +12,6 @@ use leptos_meta::Title;
 
 fn date(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "—".into())
-}
-
-fn error_text(r: &Option<Result<impl Clone, AppError>>) -> Option<String> {
-    match r {
-        Some(Err(e)) => Some(e.to_string()),
-        _ => None,
-    }
 }
 
 #[component]
