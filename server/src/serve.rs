@@ -64,7 +64,14 @@ impl Background {
             worker::start(
                 st.db.clone(),
                 registry,
-                worker::WorkerConfig { concurrency: workers, queues, ..Default::default() },
+                worker::WorkerConfig {
+                    concurrency: workers,
+                    queues,
+                    // A cancel reaches a running job at its next heartbeat: keep that
+                    // within a couple of seconds (one small UPDATE per beat).
+                    heartbeat_interval: std::time::Duration::from_secs(2),
+                    ..Default::default()
+                },
             )
         });
         let scheduler =
