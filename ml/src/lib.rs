@@ -4,4 +4,5 @@
 //! Architecture invariant: `ml` depends on `domain` only (plus numeric crates);
 //! it never sees sqlx, tokio, axum or leptos.
 
+pub mod frame;
 pub mod summary;
