@@ -94,3 +94,18 @@ mod tests {
         assert!("not-a-uuid".parse::<ProjectId>().is_err());
     }
 }
+
+id_type!(
+    /// A dataset: a name that owns a history of immutable versions.
+    DatasetId
+);
+
+id_type!(
+    /// One immutable version of a dataset.
+    DatasetVersionId
+);
+
+id_type!(
+    /// A stored validation report of a dataset version.
+    ValidationId
+);

@@ -15,7 +15,8 @@ pub mod tracking;
 pub mod validation;
 
 pub use ids::{
-    ArtifactId, ContextId, DEFAULT_PROJECT_ID, ExecutionId, JobId, ProjectId, ScheduleId, TokenId, UserId,
+    ArtifactId, ContextId, DEFAULT_PROJECT_ID, DatasetId, DatasetVersionId, ExecutionId, JobId, ProjectId, ScheduleId,
+    TokenId, UserId, ValidationId,
     WebhookDeliveryId, WebhookId,
 };
 pub use validation::ValidationError;

@@ -129,6 +129,30 @@ impl ArtifactStore {
         Ok(out)
     }
 
+    /// Streams a local file to `key` in parts, so a large dataset never sits in
+    /// memory whole.
+    pub async fn put_file(&self, key: &str, path: &std::path::Path) -> Result<(), object_store::Error> {
+        use tokio::io::AsyncReadExt;
+        let upload = self.inner.put_multipart(&self.path(key)).await?;
+        let mut writer = object_store::WriteMultipart::new(upload);
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| object_store::Error::Generic { store: "local", source: Box::new(e) })?;
+        let mut buf = vec![0u8; 8 << 20];
+        loop {
+            let n = file
+                .read(&mut buf)
+                .await
+                .map_err(|e| object_store::Error::Generic { store: "local", source: Box::new(e) })?;
+            if n == 0 {
+                break;
+            }
+            writer.write(&buf[..n]);
+        }
+        writer.finish().await?;
+        Ok(())
+    }
+
     pub async fn exists(&self, key: &str) -> Result<bool, object_store::Error> {
         match self.inner.head(&self.path(key)).await {
             Ok(_) => Ok(true),

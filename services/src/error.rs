@@ -15,6 +15,9 @@ pub enum Error {
     Conflict(String),
     #[error(transparent)]
     Validation(#[from] ValidationError),
+    /// A body or file over a configured size limit.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]

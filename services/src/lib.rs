@@ -11,6 +11,7 @@
 pub mod artifacts;
 pub mod auth;
 pub mod build_info;
+pub mod datasets;
 pub mod db;
 pub mod error;
 pub mod jobs;

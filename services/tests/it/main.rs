@@ -1,4 +1,5 @@
 //! Postgres integration tests of `services`: each test gets a fresh, migrated database.
+mod datasets;
 mod db;
 mod jobs;
 mod lineage;

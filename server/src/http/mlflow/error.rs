@@ -41,6 +41,7 @@ impl From<services::Error> for MlflowError {
             E::NotFound { .. } => (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST"),
             E::Validation(_) => (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"),
             E::Conflict(_) => (StatusCode::BAD_REQUEST, "RESOURCE_ALREADY_EXISTS"),
+            E::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "INVALID_PARAMETER_VALUE"),
             E::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
             E::Forbidden(_) => (StatusCode::FORBIDDEN, "PERMISSION_DENIED"),
             E::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "REQUEST_LIMIT_EXCEEDED"),
