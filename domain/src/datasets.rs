@@ -46,10 +46,9 @@ impl std::fmt::Display for ColumnType {
 impl std::str::FromStr for ColumnType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ColumnType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s.trim().to_ascii_lowercase())
-            .ok_or_else(|| format!("unknown column type `{s}`: use one of int, float, bool, string, timestamp"))
+        ColumnType::ALL.into_iter().find(|t| t.as_str() == s.trim().to_ascii_lowercase()).ok_or_else(|| {
+            format!("unknown column type `{s}`: use one of int, float, bool, string, timestamp")
+        })
     }
 }
 
@@ -230,7 +229,10 @@ pub fn parse_type_overrides(text: &str) -> Result<BTreeMap<String, ColumnType>, 
         })?;
         let ty: ColumnType = ty.parse().map_err(|e: String| crate::ValidationError::new("types", e))?;
         if out.insert(name.trim().to_string(), ty).is_some() {
-            return Err(crate::ValidationError::new("types", format!("column `{}` is overridden twice", name.trim())));
+            return Err(crate::ValidationError::new(
+                "types",
+                format!("column `{}` is overridden twice", name.trim()),
+            ));
         }
     }
     Ok(out)
@@ -277,7 +279,10 @@ impl DatasetSchema {
                 return Err(crate::ValidationError::new("columns", "a column has an empty name"));
             }
             if !seen.insert(c.name.as_str()) {
-                return Err(crate::ValidationError::new("columns", format!("column `{}` appears twice", c.name)));
+                return Err(crate::ValidationError::new(
+                    "columns",
+                    format!("column `{}` appears twice", c.name),
+                ));
             }
             if let (Some(lo), Some(hi)) = (c.min, c.max)
                 && lo > hi
@@ -287,7 +292,10 @@ impl DatasetSchema {
                     format!("column `{}`: min {lo} is greater than max {hi}", c.name),
                 ));
             }
-            if c.categories.is_some() && c.column_type != ColumnType::String && c.column_type != ColumnType::Bool {
+            if c.categories.is_some()
+                && c.column_type != ColumnType::String
+                && c.column_type != ColumnType::Bool
+            {
                 return Err(crate::ValidationError::new(
                     "columns",
                     format!("column `{}`: categories apply to string columns only", c.name),

@@ -56,6 +56,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CAIRN_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Largest dataset file accepted by an upload, in bytes (streamed to disk).
+    #[arg(long, env = "CAIRN_MAX_UPLOAD_BYTES", default_value_t = 2 * 1024 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+
     #[arg(long, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
@@ -141,6 +145,7 @@ pub struct ServeConfig {
     pub secret_key: SecretKey,
     pub site_root: PathBuf,
     pub max_body_bytes: usize,
+    pub max_upload_bytes: u64,
     pub log_format: LogFormat,
     pub public_url: Option<url::Url>,
     pub workers: usize,
@@ -163,6 +168,7 @@ impl ServeArgs {
             secret_key,
             site_root: self.site_root,
             max_body_bytes: self.max_body_bytes,
+            max_upload_bytes: self.max_upload_bytes,
             log_format: self.log_format,
             public_url: self.public_url,
             workers: self.workers,
@@ -174,12 +180,13 @@ impl ServeConfig {
     /// One line a person can read at start-up; no secrets.
     pub fn summary(&self) -> String {
         format!(
-            "bind={} database={} artifacts={} site_root={} max_body_bytes={} workers={} secret_key=<set, {} characters>",
+            "bind={} database={} artifacts={} site_root={} max_body_bytes={} max_upload_bytes={} workers={} secret_key=<set, {} characters>",
             self.bind,
             services::db::redact_url(&self.database_url),
             self.artifacts,
             self.site_root.display(),
             self.max_body_bytes,
+            self.max_upload_bytes,
             self.workers,
             self.secret_key.expose().chars().count()
         )

@@ -23,7 +23,7 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<ServerState> {
         leptos_options: cfg.leptos_options(),
         services: services::AppState::new(pool, store),
         metrics: Metrics::default(),
-        limits: Limits { max_body_bytes: cfg.max_body_bytes },
+        limits: Limits { max_body_bytes: cfg.max_body_bytes, max_upload_bytes: cfg.max_upload_bytes },
         cookies: CookieSettings { secure: cfg.secure_cookies() },
     })
 }

@@ -51,7 +51,7 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<Report> {
         leptos_options: leptos::config::LeptosOptions::builder().output_name("cairn").build(),
         services: st.clone(),
         metrics: Metrics::default(),
-        limits: Limits { max_body_bytes: 1 << 20 },
+        limits: Limits::new(1 << 20),
         cookies: CookieSettings { secure: false },
     };
     let app = router(state);

@@ -52,7 +52,7 @@ pub async fn run(pool: &PgPool, s: &Settings) -> anyhow::Result<Report> {
             ArtifactStore::open(&artifacts.display().to_string())?,
         ),
         metrics: Metrics::default(),
-        limits: Limits { max_body_bytes: 16 << 20 },
+        limits: Limits::new(16 << 20),
         cookies: CookieSettings { secure: false },
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

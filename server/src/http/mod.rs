@@ -23,7 +23,6 @@ use metrics::Metrics;
 use std::time::Duration;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -47,6 +46,24 @@ pub struct CookieSettings {
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_body_bytes: usize,
+    /// Dataset uploads stream to disk, so they get a limit of their own.
+    pub max_upload_bytes: u64,
+}
+
+impl Limits {
+    pub fn new(max_body_bytes: usize) -> Self {
+        Self { max_body_bytes, max_upload_bytes: 2 << 30 }
+    }
+
+    /// The limit for this request: uploads of dataset versions stream to disk and
+    /// may be far larger than JSON bodies.
+    fn for_request(&self, req: &Request) -> u64 {
+        let path = req.uri().path();
+        let upload = req.method() == axum::http::Method::POST
+            && path.starts_with("/api/v1/datasets/")
+            && path.ends_with("/versions");
+        if upload { self.max_upload_bytes } else { self.max_body_bytes as u64 }
+    }
 }
 
 pub fn router(state: ServerState) -> Router {
@@ -55,6 +72,7 @@ pub fn router(state: ServerState) -> Router {
     let leptos_context = move || provide_context(services.clone());
     let options = state.leptos_options.clone();
     let limit = state.limits.max_body_bytes;
+    let limits = state.limits;
 
     Router::new()
         .route("/healthz", get(ops::healthz))
@@ -89,8 +107,7 @@ pub fn router(state: ServerState) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(CatchPanicLayer::custom(panic_response))
-                .layer(middleware::from_fn_with_state(limit, reject_large_bodies))
-                .layer(RequestBodyLimitLayer::new(limit))
+                .layer(middleware::from_fn_with_state(limits, limit_bodies))
                 .layer(DefaultBodyLimit::max(limit)),
         )
         .with_state(state)
@@ -108,17 +125,22 @@ fn request_span(req: &Request<Body>) -> tracing::Span {
     )
 }
 
-/// Rejects a declared body over the limit up front, with our JSON envelope
-/// (streamed bodies are cut off by `RequestBodyLimitLayer` and the extractors).
-async fn reject_large_bodies(State(limit): State<usize>, req: Request, next: Next) -> Response {
+/// Rejects a declared body over the limit up front, with our JSON envelope, and
+/// caps streamed bodies at the same limit (the extractors turn the cut-off into
+/// a 413).
+async fn limit_bodies(State(limits): State<Limits>, req: Request, next: Next) -> Response {
+    let limit = limits.for_request(&req);
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
-        Some(n) if n > limit as u64 => ApiError::payload_too_large(limit).into_response(),
-        _ => next.run(req).await,
+        Some(n) if n > limit => ApiError::payload_too_large(limit).into_response(),
+        _ => {
+            let cap = usize::try_from(limit).unwrap_or(usize::MAX);
+            next.run(req.map(|body| Body::new(http_body_util::Limited::new(body, cap)))).await
+        }
     }
 }
 

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use tower::ServiceExt;
 
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// Dataset uploads: above BODY_LIMIT, so tests see the two limits apart.
+pub const UPLOAD_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// A test site root with the files the shell references.
 fn site_root() -> PathBuf {
@@ -33,7 +35,7 @@ pub fn state(pool: PgPool) -> ServerState {
             ArtifactStore::open(&artifacts.display().to_string()).expect("store"),
         ),
         metrics: Metrics::default(),
-        limits: Limits { max_body_bytes: BODY_LIMIT },
+        limits: Limits { max_upload_bytes: UPLOAD_LIMIT, ..Limits::new(BODY_LIMIT) },
         cookies: CookieSettings { secure: false },
     }
 }

@@ -30,12 +30,16 @@ pub fn column_type_of(t: &DataType) -> Option<ColumnType> {
         | DataType::UInt16
         | DataType::UInt32
         | DataType::UInt64 => ColumnType::Int,
-        DataType::Float16 | DataType::Float32 | DataType::Float64 | DataType::Decimal128(..) | DataType::Decimal256(..) => {
-            ColumnType::Float
-        }
+        DataType::Float16
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Decimal128(..)
+        | DataType::Decimal256(..) => ColumnType::Float,
         DataType::Boolean => ColumnType::Bool,
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null => ColumnType::String,
-        DataType::Dictionary(_, v) if matches!(v.as_ref(), DataType::Utf8 | DataType::LargeUtf8) => ColumnType::String,
+        DataType::Dictionary(_, v) if matches!(v.as_ref(), DataType::Utf8 | DataType::LargeUtf8) => {
+            ColumnType::String
+        }
         DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) => ColumnType::Timestamp,
         _ => return None,
     })
@@ -50,7 +54,9 @@ pub fn batch_to_frame(batch: &RecordBatch) -> Result<Frame, String> {
             DataType::Int64 => ColumnData::Int(array.as_primitive::<Int64Type>().iter().collect()),
             DataType::Float64 => ColumnData::Float(array.as_primitive::<Float64Type>().iter().collect()),
             DataType::Boolean => ColumnData::Bool(array.as_boolean().iter().collect()),
-            DataType::Utf8 => ColumnData::Str(array.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()),
+            DataType::Utf8 => {
+                ColumnData::Str(array.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect())
+            }
             DataType::Timestamp(TimeUnit::Microsecond, _) => {
                 ColumnData::Timestamp(array.as_primitive::<TimestampMicrosecondType>().iter().collect())
             }

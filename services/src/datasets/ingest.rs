@@ -71,7 +71,9 @@ impl IngestError {
 /// says nothing to a person uploading a file.
 pub(crate) fn clean_arrow(e: ArrowError) -> String {
     let s = e.to_string();
-    for prefix in ["Parser error: ", "Csv error: ", "Cast error: ", "Invalid argument error: ", "External error: "] {
+    for prefix in
+        ["Parser error: ", "Csv error: ", "Cast error: ", "Invalid argument error: ", "External error: "]
+    {
         if let Some(rest) = s.strip_prefix(prefix) {
             return rest.to_string();
         }
@@ -113,7 +115,10 @@ fn open_text(path: &Path, gz: bool) -> Result<Box<dyn Read>, IngestError> {
         if n < 2 || magic != [0x1f, 0x8b] {
             return Err(IngestError::NotGzip("it does not start with the gzip signature".into()));
         }
-        Ok(Box::new(BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(BufReader::new(file)))))
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 20,
+            flate2::read::MultiGzDecoder::new(BufReader::new(file)),
+        )))
     } else {
         Ok(Box::new(BufReader::with_capacity(1 << 20, file)))
     }
@@ -164,7 +169,10 @@ fn apply_overrides(
     overrides: &BTreeMap<String, ColumnType>,
 ) -> Result<(), IngestError> {
     for (name, ty) in overrides {
-        let col = columns.iter_mut().find(|c| &c.name == name).ok_or_else(|| IngestError::UnknownOverride(name.clone()))?;
+        let col = columns
+            .iter_mut()
+            .find(|c| &c.name == name)
+            .ok_or_else(|| IngestError::UnknownOverride(name.clone()))?;
         col.column_type = *ty;
     }
     Ok(())
@@ -222,7 +230,8 @@ fn ingest_parquet(
     overrides: &BTreeMap<String, ColumnType>,
     on_batch: &mut dyn FnMut(&[ColumnInfo], &Frame) -> Result<(), IngestError>,
 ) -> Result<Ingested, IngestError> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?).map_err(IngestError::parquet)?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(File::open(path)?).map_err(IngestError::parquet)?;
     let source_schema = builder.schema().clone();
     let mut seen = HashSet::new();
     let mut columns = Vec::new();
@@ -232,7 +241,10 @@ fn ingest_parquet(
         }
         let column_type = column_type_of(f.data_type()).ok_or_else(|| IngestError::Column {
             column: f.name().clone(),
-            message: format!("the Parquet type {} is not supported; store it as a number, boolean, string or timestamp", f.data_type()),
+            message: format!(
+                "the Parquet type {} is not supported; store it as a number, boolean, string or timestamp",
+                f.data_type()
+            ),
         })?;
         columns.push(ColumnInfo { name: f.name().clone(), column_type });
     }
@@ -276,7 +288,8 @@ impl ParquetSink {
     fn new(schema: SchemaRef) -> Result<Self, IngestError> {
         let file = tempfile::NamedTempFile::new()?;
         let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
-        let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| IngestError::Write(e.to_string()))?;
+        let writer =
+            ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| IngestError::Write(e.to_string()))?;
         Ok(Self { writer, rows: 0 })
     }
 

@@ -17,7 +17,8 @@ use crate::error::ResultExt;
 use crate::{AppState, Error, Result, db, lineage};
 use bytes::Bytes;
 use domain::datasets::{
-    ColumnInfo, ColumnType, Dataset, DatasetVersion, FileFormat, NewDataset, RowPage, SourceKind, VersionCreated,
+    ColumnInfo, ColumnType, Dataset, DatasetVersion, FileFormat, NewDataset, RowPage, SourceKind,
+    VersionCreated,
 };
 use domain::{DEFAULT_PROJECT_ID, DatasetId, ValidationError};
 use futures::{Stream, StreamExt};
@@ -141,7 +142,9 @@ fn storage_key(hash: &str) -> String {
 impl From<IngestError> for Error {
     fn from(e: IngestError) -> Self {
         match e {
-            IngestError::Io(io) => Error::Other(anyhow::Error::from(io).context("reading the spooled upload")),
+            IngestError::Io(io) => {
+                Error::Other(anyhow::Error::from(io).context("reading the spooled upload"))
+            }
             IngestError::Write(m) => Error::Other(anyhow::anyhow!("writing parquet: {m}")),
             other => Error::Validation(ValidationError::new("file", other.to_string())),
         }
@@ -237,18 +240,20 @@ pub async fn create_version(
 
     let raw_bytes = spooled.bytes as i64;
     let overrides = input.overrides.clone();
-    let (ingested, profile) = tokio::task::spawn_blocking(move || -> Result<(Ingested, ProfileJson, Spooled)> {
-        let mut profiler = read::Profiling::default();
-        let ingested = ingest::ingest_file(spooled.path(), format, &overrides, &mut |cols, frame: &Frame| {
-            profiler.push(cols, frame).map_err(IngestError::Batch)
-        })?;
-        let profile = profiler.finish();
-        Ok((ingested, profile, spooled))
-    })
-    .await
-    .map_err(|e| Error::Other(anyhow::anyhow!("ingest task failed: {e}")))?
-    // The spooled upload is dropped (deleted) here, after the ingest read it.
-    .map(|(i, p, _spooled)| (i, p))?;
+    let (ingested, profile) =
+        tokio::task::spawn_blocking(move || -> Result<(Ingested, ProfileJson, Spooled)> {
+            let mut profiler = read::Profiling::default();
+            let ingested =
+                ingest::ingest_file(spooled.path(), format, &overrides, &mut |cols, frame: &Frame| {
+                    profiler.push(cols, frame).map_err(IngestError::Batch)
+                })?;
+            let profile = profiler.finish();
+            Ok((ingested, profile, spooled))
+        })
+        .await
+        .map_err(|e| Error::Other(anyhow::anyhow!("ingest task failed: {e}")))?
+        // The spooled upload is dropped (deleted) here, after the ingest read it.
+        .map(|(i, p, _spooled)| (i, p))?;
 
     let key = storage_key(&hash);
     if !st.store.exists(&key).await? {
@@ -354,7 +359,12 @@ pub(crate) async fn version_row(
         .ok_or_else(|| Error::not_found("dataset version", format!("{dataset} v{version}")))
 }
 
-pub async fn version(st: &AppState, p: &Principal, dataset: DatasetId, version: i32) -> Result<DatasetVersion> {
+pub async fn version(
+    st: &AppState,
+    p: &Principal,
+    dataset: DatasetId,
+    version: i32,
+) -> Result<DatasetVersion> {
     authorize(p, Action::Read)?;
     Ok(version_row(st, dataset, version).await?.into_dto())
 }
@@ -377,4 +387,11 @@ pub async fn rows(
         .await
         .map_err(|e| Error::Other(anyhow::anyhow!("preview task failed: {e}")))??;
     Ok(RowPage { columns, rows, offset, limit, total: row.n_rows })
+}
+
+/// The stored Parquet bytes of a version.
+pub async fn parquet(st: &AppState, p: &Principal, dataset: DatasetId, version: i32) -> Result<Bytes> {
+    authorize(p, Action::Read)?;
+    let row = version_row(st, dataset, version).await?;
+    Ok(st.store.get(&row.storage_key).await?)
 }

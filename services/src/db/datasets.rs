@@ -259,7 +259,10 @@ pub async fn get_version(
     .await
 }
 
-pub async fn get_version_by_id(db: impl PgExecutor<'_>, id: DatasetVersionId) -> sqlx::Result<Option<VersionRow>> {
+pub async fn get_version_by_id(
+    db: impl PgExecutor<'_>,
+    id: DatasetVersionId,
+) -> sqlx::Result<Option<VersionRow>> {
     sqlx::query_as!(
         VersionRow,
         r#"select v.dataset_version_id, v.dataset_id, d.name as dataset_name, v.version, v.content_hash,
@@ -375,7 +378,10 @@ impl From<ValidationRow> for ValidationSummary {
     }
 }
 
-pub async fn list_validations(db: impl PgExecutor<'_>, dataset: DatasetId) -> sqlx::Result<Vec<ValidationRow>> {
+pub async fn list_validations(
+    db: impl PgExecutor<'_>,
+    dataset: DatasetId,
+) -> sqlx::Result<Vec<ValidationRow>> {
     sqlx::query_as!(
         ValidationRow,
         r#"select x.dataset_validation_id, x.dataset_id, v.version, b.version as "baseline_version?", x.status,
@@ -394,7 +400,10 @@ pub async fn list_validations(db: impl PgExecutor<'_>, dataset: DatasetId) -> sq
     .await
 }
 
-pub async fn get_validation(db: impl PgExecutor<'_>, id: ValidationId) -> sqlx::Result<Option<(ValidationRow, Value)>> {
+pub async fn get_validation(
+    db: impl PgExecutor<'_>,
+    id: ValidationId,
+) -> sqlx::Result<Option<(ValidationRow, Value)>> {
     let row = sqlx::query!(
         r#"select x.dataset_validation_id, x.dataset_id, v.version, b.version as "baseline_version?", x.status,
                   coalesce(jsonb_array_length(x.report -> 'anomalies'), 0) as "anomalies!",

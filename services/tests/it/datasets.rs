@@ -48,9 +48,10 @@ async fn a_csv_becomes_a_typed_version_and_the_same_bytes_find_it_again(pool: Pg
     let p = user(&pool, Role::Editor).await;
     let id = dataset(&st, &p, "penguins").await;
     let bytes = data("penguins.csv");
-    let made = datasets::create_version(&st, &p, id, Spooled::from_bytes(&bytes).unwrap(), upload("penguins.csv"))
-        .await
-        .unwrap();
+    let made =
+        datasets::create_version(&st, &p, id, Spooled::from_bytes(&bytes).unwrap(), upload("penguins.csv"))
+            .await
+            .unwrap();
     assert!(made.created);
     let v = made.version;
     assert_eq!((v.version, v.n_rows, v.n_cols), (1, 344, 8));
@@ -72,9 +73,10 @@ async fn a_csv_becomes_a_typed_version_and_the_same_bytes_find_it_again(pool: Pg
     assert_eq!(v.raw_bytes as usize, bytes.len());
 
     // Same bytes: the same version, nothing new stored.
-    let again = datasets::create_version(&st, &p, id, Spooled::from_bytes(&bytes).unwrap(), upload("copy.csv"))
-        .await
-        .unwrap();
+    let again =
+        datasets::create_version(&st, &p, id, Spooled::from_bytes(&bytes).unwrap(), upload("copy.csv"))
+            .await
+            .unwrap();
     assert!(!again.created);
     assert_eq!(again.version.dataset_version_id, v.dataset_version_id);
 
@@ -82,7 +84,8 @@ async fn a_csv_becomes_a_typed_version_and_the_same_bytes_find_it_again(pool: Pg
     let mut types = BTreeMap::new();
     types.insert("year".to_string(), ColumnType::String);
     let input = VersionInput::upload(Some("penguins.csv".into()), types);
-    let v2 = datasets::create_version(&st, &p, id, Spooled::from_bytes(&bytes).unwrap(), input).await.unwrap();
+    let v2 =
+        datasets::create_version(&st, &p, id, Spooled::from_bytes(&bytes).unwrap(), input).await.unwrap();
     assert!(v2.created);
     assert_eq!(v2.version.version, 2);
     assert_eq!(v2.version.columns[7].column_type, ColumnType::String);
@@ -109,16 +112,22 @@ async fn gzip_and_parquet_uploads_are_read_too(pool: PgPool) {
     let gz = gz.finish().unwrap();
     // No file name: the format is sniffed from the gzip signature.
     let input = VersionInput::upload(None, BTreeMap::new());
-    let v = datasets::create_version(&st, &p, id, Spooled::from_bytes(&gz).unwrap(), input).await.unwrap().version;
+    let v = datasets::create_version(&st, &p, id, Spooled::from_bytes(&gz).unwrap(), input)
+        .await
+        .unwrap()
+        .version;
     assert_eq!((v.n_rows, v.n_cols, v.format.as_str()), (150, 5, "csv.gz"));
 
     // The stored Parquet uploaded as a new file gives the same table.
-    let row = st.store.get(&format!("datasets/sha256/{}/{}.parquet", &v.content_hash[..2], v.content_hash)).await;
+    let row =
+        st.store.get(&format!("datasets/sha256/{}/{}.parquet", &v.content_hash[..2], v.content_hash)).await;
     let parquet = row.unwrap();
     let other = dataset(&st, &p, "iris-parquet").await;
     let input = VersionInput::upload(Some("iris.parquet".into()), BTreeMap::new());
-    let pv =
-        datasets::create_version(&st, &p, other, Spooled::from_bytes(&parquet).unwrap(), input).await.unwrap().version;
+    let pv = datasets::create_version(&st, &p, other, Spooled::from_bytes(&parquet).unwrap(), input)
+        .await
+        .unwrap()
+        .version;
     assert_eq!((pv.n_rows, pv.n_cols), (150, 5));
     assert_eq!(pv.columns, v.columns);
 }
@@ -146,28 +155,32 @@ async fn bad_files_get_errors_that_name_the_problem_and_leave_nothing(pool: PgPo
     let mut types = BTreeMap::new();
     types.insert("b".to_string(), ColumnType::Int);
     let input = VersionInput::upload(Some("x.csv".into()), types);
-    let err = datasets::create_version(&st, &p, id, Spooled::from_bytes(b"a,b\n1,2\n2,abc\n").unwrap(), input)
-        .await
-        .unwrap_err();
+    let err =
+        datasets::create_version(&st, &p, id, Spooled::from_bytes(b"a,b\n1,2\n2,abc\n").unwrap(), input)
+            .await
+            .unwrap_err();
     assert!(err.to_string().contains("`b`") && err.to_string().contains("line"), "{err}");
     // An override for a column the file lacks.
     let mut types = BTreeMap::new();
     types.insert("zzz".to_string(), ColumnType::Int);
     let input = VersionInput::upload(Some("x.csv".into()), types);
-    let err =
-        datasets::create_version(&st, &p, id, Spooled::from_bytes(b"a\n1\n").unwrap(), input).await.unwrap_err();
-    assert!(err.to_string().contains("zzz"), "{err}");
-    // A .gz name on plain text.
-    let err = datasets::create_version(&st, &p, id, Spooled::from_bytes(b"a\n1\n").unwrap(), upload("x.csv.gz"))
+    let err = datasets::create_version(&st, &p, id, Spooled::from_bytes(b"a\n1\n").unwrap(), input)
         .await
         .unwrap_err();
+    assert!(err.to_string().contains("zzz"), "{err}");
+    // A .gz name on plain text.
+    let err =
+        datasets::create_version(&st, &p, id, Spooled::from_bytes(b"a\n1\n").unwrap(), upload("x.csv.gz"))
+            .await
+            .unwrap_err();
     assert!(err.to_string().contains("gzip"), "{err}");
 
     assert!(datasets::versions(&st, &p, id).await.unwrap().is_empty(), "no partial version left behind");
     let viewer = user(&pool, Role::Viewer).await;
-    let err = datasets::create_version(&st, &viewer, id, Spooled::from_bytes(b"a\n1\n").unwrap(), upload("x.csv"))
-        .await
-        .unwrap_err();
+    let err =
+        datasets::create_version(&st, &viewer, id, Spooled::from_bytes(b"a\n1\n").unwrap(), upload("x.csv"))
+            .await
+            .unwrap_err();
     assert!(matches!(err, Error::Forbidden(_)));
 }
 
@@ -184,7 +197,13 @@ async fn mixed_columns_become_strings_and_timestamps_are_recognised(pool: PgPool
     let types: Vec<ColumnType> = v.columns.iter().map(|c| c.column_type).collect();
     assert_eq!(
         types,
-        vec![ColumnType::Int, ColumnType::String, ColumnType::Timestamp, ColumnType::Bool, ColumnType::Timestamp]
+        vec![
+            ColumnType::Int,
+            ColumnType::String,
+            ColumnType::Timestamp,
+            ColumnType::Bool,
+            ColumnType::Timestamp
+        ]
     );
     let page = datasets::rows(&st, &p, id, 1, 0, 10).await.unwrap();
     assert_eq!(page.rows[0][2].as_deref(), Some("2013-01-01T05:00:00+00:00"));

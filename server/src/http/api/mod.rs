@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod datasets;
 pub mod jobs;
 pub mod projects;
 pub mod status;
@@ -52,6 +53,15 @@ use utoipa::OpenApi;
         tracking::list_runs,
         tracking::get_run,
         tracking::metric_history,
+        datasets::list_datasets,
+        datasets::create_dataset,
+        datasets::get_dataset,
+        datasets::delete_dataset,
+        datasets::list_versions,
+        datasets::upload_version,
+        datasets::get_version,
+        datasets::version_rows,
+        datasets::download_version,
     ),
     components(schemas(
         ErrorBody,
@@ -91,6 +101,14 @@ use utoipa::OpenApi;
         domain::tracking::DatasetInput,
         domain::tracking::MetricHistory,
         domain::tracking::ViewType,
+        domain::datasets::Dataset,
+        domain::datasets::NewDataset,
+        domain::datasets::DatasetVersion,
+        domain::datasets::VersionCreated,
+        domain::datasets::ColumnInfo,
+        domain::datasets::ColumnType,
+        domain::datasets::SourceKind,
+        domain::datasets::RowPage,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -102,6 +120,7 @@ use utoipa::OpenApi;
         (name = "tokens", description = "API tokens: send as `Authorization: Bearer <token>`"),
         (name = "audit", description = "The audit log (admins)"),
         (name = "jobs", description = "Background jobs, their logs, and schedules"),
+        (name = "datasets", description = "Datasets and their immutable versions: upload, preview, profile, schema, validation"),
         (name = "tracking", description = "Experiments, runs and metric histories (also served MLflow-style at /api/2.0/mlflow)"),
     )
 )]
@@ -132,6 +151,12 @@ pub fn router() -> Router<ServerState> {
         .route("/experiments/{experiment_id}/runs", get(tracking::list_runs))
         .route("/runs/{run_id}", get(tracking::get_run))
         .route("/runs/{run_id}/metrics/{key}", get(tracking::metric_history))
+        .route("/datasets", get(datasets::list_datasets).post(datasets::create_dataset))
+        .route("/datasets/{dataset}", get(datasets::get_dataset).delete(datasets::delete_dataset))
+        .route("/datasets/{dataset}/versions", get(datasets::list_versions).post(datasets::upload_version))
+        .route("/datasets/{dataset}/versions/{version}", get(datasets::get_version))
+        .route("/datasets/{dataset}/versions/{version}/rows", get(datasets::version_rows))
+        .route("/datasets/{dataset}/versions/{version}/download", get(datasets::download_version))
 }
 
 /// Documents the bearer-token scheme every endpoint accepts.
