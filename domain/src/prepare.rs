@@ -377,7 +377,10 @@ mod tests {
             }
         );
         assert_eq!(spec.steps[1], Step::Impute { strategy: ImputeStrategy::Median, columns: None });
-        assert_eq!(spec.steps[2], Step::Ordinal { columns: vec!["job".into()], unknown: UnknownCategory::Code });
+        assert_eq!(
+            spec.steps[2],
+            Step::Ordinal { columns: vec!["job".into()], unknown: UnknownCategory::Code }
+        );
         assert_eq!(spec.steps[3], Step::Log { columns: vec!["income".into()], offset: 0.0 });
         assert_eq!(spec.split, Some(SplitSpec::Random { test_fraction: 0.25, seed: 0 }));
         let back: TransformSpec = serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
@@ -394,8 +397,13 @@ mod tests {
 
     #[test]
     fn scalars_keep_their_type_through_json() {
-        for s in [Scalar::Int(3), Scalar::Float(3.0), Scalar::Float(0.5), Scalar::Bool(true), Scalar::Str("3".into())]
-        {
+        for s in [
+            Scalar::Int(3),
+            Scalar::Float(3.0),
+            Scalar::Float(0.5),
+            Scalar::Bool(true),
+            Scalar::Str("3".into()),
+        ] {
             let back: Scalar = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
             assert_eq!(back, s);
         }

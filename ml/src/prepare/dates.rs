@@ -20,7 +20,12 @@ pub(crate) fn fit(columns: &[String], work: &Work) -> Result<(), PrepareError> {
 
 /// `<column>_<part>` int columns in the order of `parts`, after the column (kept)
 /// or in its place.
-pub(crate) fn apply(columns: &[String], parts: &[DatePart], keep: bool, work: &mut Work) -> Result<(), PrepareError> {
+pub(crate) fn apply(
+    columns: &[String],
+    parts: &[DatePart],
+    keep: bool,
+    work: &mut Work,
+) -> Result<(), PrepareError> {
     for name in columns {
         let index = work.position(name)?;
         let Some(column) = work.frame.columns.get(index) else { continue };
@@ -32,11 +37,13 @@ pub(crate) fn apply(columns: &[String], parts: &[DatePart], keep: bool, work: &m
             for (part, col) in parts.iter().zip(out.iter_mut()) {
                 let value = match v {
                     None => None,
-                    Some(micros) => Some(date_part(*micros, *part).ok_or_else(|| PrepareError::TimestampRange {
-                        column: name.clone(),
-                        row: work.input_row(i),
-                        micros: *micros,
-                    })?),
+                    Some(micros) => {
+                        Some(date_part(*micros, *part).ok_or_else(|| PrepareError::TimestampRange {
+                            column: name.clone(),
+                            row: work.input_row(i),
+                            micros: *micros,
+                        })?)
+                    }
                 };
                 col.push(value);
             }

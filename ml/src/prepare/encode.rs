@@ -13,7 +13,10 @@ use crate::frame::{Column, ColumnData};
 
 /// The categories of a column with their counts, in sorted order.
 fn categories(name: &str, data: &ColumnData, op: &str) -> Result<Vec<(String, usize)>, PrepareError> {
-    fn counted<K: Ord, I: IntoIterator<Item = K>>(values: I, show: impl Fn(K) -> String) -> Vec<(String, usize)> {
+    fn counted<K: Ord, I: IntoIterator<Item = K>>(
+        values: I,
+        show: impl Fn(K) -> String,
+    ) -> Vec<(String, usize)> {
         let mut counts = BTreeMap::new();
         for v in values {
             *counts.entry(v).or_insert(0usize) += 1;
@@ -57,7 +60,7 @@ pub(crate) fn fit_one_hot(
             Some(max) if found.len() > max => {
                 // The most frequent keep a column (ties: sorted order); the rest share `other`.
                 let mut by_count: Vec<&(String, usize)> = found.iter().collect();
-                by_count.sort_by(|a, b| b.1.cmp(&a.1));
+                by_count.sort_by_key(|c| std::cmp::Reverse(c.1));
                 let kept: HashSet<&str> = by_count.iter().take(max - 1).map(|(c, _)| c.as_str()).collect();
                 found.iter().map(|(c, _)| c.clone()).partition(|c| kept.contains(c.as_str()))
             }
@@ -83,7 +86,8 @@ pub(crate) fn apply_one_hot(encodings: &[OneHotColumn], work: &mut Work) -> Resu
         let index = work.position(&enc.column)?;
         let Some(column) = work.frame.columns.get(index) else { continue };
         let n = column.data.len();
-        let slots: HashMap<&str, usize> = enc.categories.iter().enumerate().map(|(k, c)| (c.as_str(), k)).collect();
+        let slots: HashMap<&str, usize> =
+            enc.categories.iter().enumerate().map(|(k, c)| (c.as_str(), k)).collect();
         let other_slot = enc.categories.len();
         let other: HashSet<&str> = enc.other.iter().map(String::as_str).collect();
         let names = one_hot_names(enc);
@@ -99,7 +103,8 @@ pub(crate) fn apply_one_hot(encodings: &[OneHotColumn], work: &mut Work) -> Resu
                 *cell = Some(1.0);
             }
         }
-        let new = names.into_iter().zip(values).map(|(name, v)| Column::new(name, ColumnData::Float(v))).collect();
+        let new =
+            names.into_iter().zip(values).map(|(name, v)| Column::new(name, ColumnData::Float(v))).collect();
         work.splice(index, false, new)?;
     }
     Ok(())
@@ -110,7 +115,10 @@ pub(crate) fn fit_ordinal(columns: &[String], work: &Work) -> Result<Vec<Ordinal
         .iter()
         .map(|name| {
             let found = categories(name, &work.column(name)?.data, "ordinal")?;
-            Ok(OrdinalColumn { column: name.clone(), categories: found.into_iter().map(|(c, _)| c).collect() })
+            Ok(OrdinalColumn {
+                column: name.clone(),
+                categories: found.into_iter().map(|(c, _)| c).collect(),
+            })
         })
         .collect()
 }
@@ -180,7 +188,10 @@ mod tests {
         apply_one_hot(&enc, &mut w).unwrap();
         let names: Vec<&str> = w.frame.names().collect();
         assert_eq!(names, ["c_c", "c_d", "c_other"]);
-        assert_eq!(w.frame.columns[2].data, ColumnData::Float([1., 1., 1., 0., 0., 0., 0., 0., 0., 0.].map(Some).to_vec()));
+        assert_eq!(
+            w.frame.columns[2].data,
+            ColumnData::Float([1., 1., 1., 0., 0., 0., 0., 0., 0., 0.].map(Some).to_vec())
+        );
     }
 
     #[test]

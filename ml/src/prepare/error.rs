@@ -53,7 +53,9 @@ pub enum PrepareError {
     TimestampRange { column: String, row: usize, micros: i64 },
 
     /// A step would create a column whose name is taken.
-    #[error("the step would create column `{column}`, which already exists: rename or drop that column first")]
+    #[error(
+        "the step would create column `{column}`, which already exists: rename or drop that column first"
+    )]
     NameClash { column: String },
 
     /// The target column cannot take part in this step.

@@ -265,7 +265,10 @@ fn tokenize(text: &str) -> Result<Vec<Token>, PrepareError> {
                 i = close + 1;
                 Tok::Ident(name)
             }
-            c if c.is_ascii_digit() || c == '.' || (c == '-' && at(i + 1).is_some_and(|d| d.is_ascii_digit() || d == '.')) => {
+            c if c.is_ascii_digit()
+                || c == '.'
+                || (c == '-' && at(i + 1).is_some_and(|d| d.is_ascii_digit() || d == '.')) =>
+            {
                 let (tok, end) = number(text, &chars, i)?;
                 i = end;
                 tok
@@ -309,7 +312,9 @@ fn string(text: &str, chars: &[char], start: usize) -> Result<(String, usize), P
                     value.push(c);
                     i += 2;
                 }
-                None => return Err(error(text, start, format!("unterminated string: add the closing {quote}"))),
+                None => {
+                    return Err(error(text, start, format!("unterminated string: add the closing {quote}")));
+                }
             },
             Some(&c) if c == quote => return Ok((value, i + 1)),
             Some(&c) => {
@@ -361,7 +366,10 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn peek(&self) -> Token {
-        self.tokens.get(self.pos).cloned().unwrap_or(Token { kind: Tok::End, offset: self.text.chars().count() })
+        self.tokens
+            .get(self.pos)
+            .cloned()
+            .unwrap_or(Token { kind: Tok::End, offset: self.text.chars().count() })
     }
 
     fn next(&mut self) -> Token {
@@ -411,13 +419,19 @@ impl Parser<'_> {
                 let inner = self.or()?;
                 let close = self.next();
                 if close.kind != Tok::RParen {
-                    let message = format!("expected `)` to close the `(` at character {}, found {}", t.offset + 1, close.kind);
+                    let message = format!(
+                        "expected `)` to close the `(` at character {}, found {}",
+                        t.offset + 1,
+                        close.kind
+                    );
                     return Err(self.error_at(close.offset, message));
                 }
                 Ok(inner)
             }
             Tok::Ident(name) => self.predicate(Name { name, offset: t.offset }),
-            other => Err(self.error_at(t.offset, format!("expected a column name, `not` or `(`, found {other}"))),
+            other => {
+                Err(self.error_at(t.offset, format!("expected a column name, `not` or `(`, found {other}")))
+            }
         }
     }
 
@@ -467,7 +481,8 @@ impl Parser<'_> {
                 Tok::Comma => values.push(self.literal("`,`")?),
                 Tok::RParen => return Ok(Expr::In { column, values, negated }),
                 other => {
-                    return Err(self.error_at(t.offset, format!("expected `,` or `)` in the `in` list, found {other}")));
+                    return Err(self
+                        .error_at(t.offset, format!("expected `,` or `)` in the `in` list, found {other}")));
                 }
             }
         }
@@ -488,7 +503,9 @@ impl Parser<'_> {
                 );
                 return Err(self.error_at(t.offset, message));
             }
-            other => return Err(self.error_at(t.offset, format!("expected a value after {after}, found {other}"))),
+            other => {
+                return Err(self.error_at(t.offset, format!("expected a value after {after}, found {other}")));
+            }
         };
         Ok(Literal { value, offset: t.offset })
     }
@@ -533,12 +550,18 @@ mod tests {
         };
         assert!(negated);
         let values: Vec<LitValue> = values.into_iter().map(|l| l.value).collect();
-        assert_eq!(values, [LitValue::Int(1), LitValue::Int(-2), LitValue::Str("a".into()), LitValue::Bool(true)]);
+        assert_eq!(
+            values,
+            [LitValue::Int(1), LitValue::Int(-2), LitValue::Str("a".into()), LitValue::Bool(true)]
+        );
         assert_eq!(
             parse("`my col` <> -1e3").unwrap(),
             cmp("my col", 0, CmpOp::Ne, LitValue::Float(-1000.0), 12)
         );
-        assert_eq!(parse(r#"s == "say \"hi\"""#).unwrap(), cmp("s", 0, CmpOp::Eq, LitValue::Str("say \"hi\"".into()), 5));
+        assert_eq!(
+            parse(r#"s == "say \"hi\"""#).unwrap(),
+            cmp("s", 0, CmpOp::Eq, LitValue::Str("say \"hi\"".into()), 5)
+        );
         assert_eq!(parse("`and` = 1").unwrap(), cmp("and", 0, CmpOp::Eq, LitValue::Int(1), 8));
     }
 
@@ -572,6 +595,9 @@ mod tests {
         let (offset, _) = offset_and_message("größe > ?");
         assert_eq!(offset, 8);
         let err = parse("a >= ").unwrap_err();
-        assert_eq!(err.to_string(), "filter `a >= `: expected a value after `>=`, found the end of the expression at character 6");
+        assert_eq!(
+            err.to_string(),
+            "filter `a >= `: expected a value after `>=`, found the end of the expression at character 6"
+        );
     }
 }

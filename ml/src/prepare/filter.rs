@@ -57,7 +57,10 @@ fn eval(text: &str, e: &Expr, frame: &Frame) -> Result<Vec<Option<bool>>, Prepar
         }
         Expr::In { column, values, negated } => {
             let data = column_data(text, column, frame)?;
-            let keys = values.iter().map(|v| bind(text, column, data, CmpOp::Eq, v)).collect::<Result<Vec<_>, _>>()?;
+            let keys = values
+                .iter()
+                .map(|v| bind(text, column, data, CmpOp::Eq, v))
+                .collect::<Result<Vec<_>, _>>()?;
             (0..data.len())
                 .map(|i| {
                     if data.is_missing(i) {
@@ -146,10 +149,22 @@ mod tests {
             Column::new("age", ColumnData::Int(vec![Some(17), Some(18), Some(40), None, Some(65)])),
             Column::new(
                 "home",
-                ColumnData::Str(vec![Some("rent".into()), Some("own".into()), Some("rent".into()), Some("own".into()), None]),
+                ColumnData::Str(vec![
+                    Some("rent".into()),
+                    Some("own".into()),
+                    Some("rent".into()),
+                    Some("own".into()),
+                    None,
+                ]),
             ),
-            Column::new("income", ColumnData::Float(vec![Some(50.0), Some(150.0), Some(f64::NAN), Some(20.0), Some(300.0)])),
-            Column::new("vip", ColumnData::Bool(vec![Some(true), Some(false), None, Some(false), Some(true)])),
+            Column::new(
+                "income",
+                ColumnData::Float(vec![Some(50.0), Some(150.0), Some(f64::NAN), Some(20.0), Some(300.0)]),
+            ),
+            Column::new(
+                "vip",
+                ColumnData::Bool(vec![Some(true), Some(false), None, Some(false), Some(true)]),
+            ),
             Column::new(
                 "seen",
                 ColumnData::Timestamp(vec![

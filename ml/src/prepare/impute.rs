@@ -34,7 +34,9 @@ pub(crate) fn fit(
                 values.sort_by(f64::total_cmp);
                 Scalar::Float(median(&values).ok_or_else(|| no_values("median"))?)
             }
-            ImputeStrategy::MostFrequent => most_frequent(data).ok_or_else(|| no_values("most frequent value"))?,
+            ImputeStrategy::MostFrequent => {
+                most_frequent(data).ok_or_else(|| no_values("most frequent value"))?
+            }
             ImputeStrategy::Constant(value) => constant(&name, data.column_type(), value)?,
         };
         fills.push(ImputeFill { column: name, value });
@@ -83,7 +85,8 @@ fn most_frequent(data: &ColumnData) -> Option<Scalar> {
         ColumnData::Int(v) => mode(v.iter().flatten().copied().collect(), i64::cmp).map(Scalar::Int),
         ColumnData::Timestamp(v) => mode(v.iter().flatten().copied().collect(), i64::cmp).map(Scalar::Int),
         ColumnData::Float(v) => {
-            mode(v.iter().flatten().copied().filter(|x| !x.is_nan()).collect(), f64::total_cmp).map(Scalar::Float)
+            mode(v.iter().flatten().copied().filter(|x| !x.is_nan()).collect(), f64::total_cmp)
+                .map(Scalar::Float)
         }
         ColumnData::Bool(v) => mode(v.iter().flatten().copied().collect(), bool::cmp).map(Scalar::Bool),
         ColumnData::Str(v) => mode(v.iter().flatten().cloned().collect(), String::cmp).map(Scalar::Str),
@@ -133,7 +136,9 @@ pub(crate) fn apply(fills: &[ImputeFill], work: &mut Work) -> Result<(), Prepare
 /// into a float one.
 fn filled(name: &str, data: &ColumnData, value: &Scalar) -> Result<ColumnData, PrepareError> {
     Ok(match (data, value) {
-        (ColumnData::Int(v), Scalar::Int(x)) => ColumnData::Int(v.iter().map(|o| Some(o.unwrap_or(*x))).collect()),
+        (ColumnData::Int(v), Scalar::Int(x)) => {
+            ColumnData::Int(v.iter().map(|o| Some(o.unwrap_or(*x))).collect())
+        }
         (ColumnData::Int(v), Scalar::Float(x)) => {
             ColumnData::Float(v.iter().map(|o| Some(o.map_or(*x, |i| i as f64))).collect())
         }
@@ -143,7 +148,9 @@ fn filled(name: &str, data: &ColumnData, value: &Scalar) -> Result<ColumnData, P
         (ColumnData::Timestamp(v), Scalar::Int(x)) => {
             ColumnData::Timestamp(v.iter().map(|o| Some(o.unwrap_or(*x))).collect())
         }
-        (ColumnData::Bool(v), Scalar::Bool(x)) => ColumnData::Bool(v.iter().map(|o| Some(o.unwrap_or(*x))).collect()),
+        (ColumnData::Bool(v), Scalar::Bool(x)) => {
+            ColumnData::Bool(v.iter().map(|o| Some(o.unwrap_or(*x))).collect())
+        }
         (ColumnData::Str(v), Scalar::Str(x)) => {
             ColumnData::Str(v.iter().map(|o| Some(o.clone().unwrap_or_else(|| x.clone()))).collect())
         }
@@ -183,7 +190,10 @@ mod tests {
     #[test]
     fn float_fills_widen_int_columns() {
         let ints = ColumnData::Int(vec![Some(1), None]);
-        assert_eq!(filled("a", &ints, &Scalar::Float(0.5)), Ok(ColumnData::Float(vec![Some(1.0), Some(0.5)])));
+        assert_eq!(
+            filled("a", &ints, &Scalar::Float(0.5)),
+            Ok(ColumnData::Float(vec![Some(1.0), Some(0.5)]))
+        );
         assert_eq!(filled("a", &ints, &Scalar::Int(7)), Ok(ColumnData::Int(vec![Some(1), Some(7)])));
         let floats = ColumnData::Float(vec![Some(f64::NAN), None, Some(2.0)]);
         assert_eq!(

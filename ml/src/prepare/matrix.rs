@@ -77,8 +77,12 @@ mod tests {
 
         let err = to_matrix(&frame, None).unwrap_err();
         assert_eq!(err.to_string(), "column `y` is a string: add one_hot or ordinal for it");
-        let gaps = Frame::new(vec![Column::new("income", ColumnData::Float(vec![None, Some(f64::NAN), Some(1.0)]))]);
+        let gaps =
+            Frame::new(vec![Column::new("income", ColumnData::Float(vec![None, Some(f64::NAN), Some(1.0)]))]);
         let err = to_matrix(&gaps.unwrap(), None).unwrap_err();
-        assert_eq!(err.to_string(), "column `income` has 2 missing values after preparation: add an impute step");
+        assert_eq!(
+            err.to_string(),
+            "column `income` has 2 missing values after preparation: add an impute step"
+        );
     }
 }

@@ -83,7 +83,10 @@ pub fn fit(spec: &TransformSpec, frame: &Frame) -> Result<FittedTransform, Prepa
 
 /// Fit, and keep the transformed frame that fitting produces anyway (each step
 /// fits on the output of the previous one).
-fn fit_and_transform(spec: &TransformSpec, frame: &Frame) -> Result<(FittedTransform, Applied), PrepareError> {
+fn fit_and_transform(
+    spec: &TransformSpec,
+    frame: &Frame,
+) -> Result<(FittedTransform, Applied), PrepareError> {
     validate(spec)?;
     if let Some(target) = &spec.target
         && frame.position(target).is_none()
@@ -139,7 +142,12 @@ pub fn apply_rows(fitted: &FittedTransform, frame: &Frame) -> Result<Applied, Pr
     for want in &fitted.input {
         match frame.column(&want.name) {
             None if fitted.target.as_ref() == Some(&want.name) => target_absent = true,
-            None => return Err(PrepareError::MissingColumn { column: want.name.clone(), expected: want.column_type }),
+            None => {
+                return Err(PrepareError::MissingColumn {
+                    column: want.name.clone(),
+                    expected: want.column_type,
+                });
+            }
             Some(c) if c.data.column_type() != want.column_type => {
                 return Err(PrepareError::WrongType {
                     column: want.name.clone(),
@@ -155,14 +163,20 @@ pub fn apply_rows(fitted: &FittedTransform, frame: &Frame) -> Result<Applied, Pr
         steps::apply(step, &mut work).map_err(|e| e.in_step(i, step.op()))?;
     }
 
-    let expected: Vec<&ColumnSchema> =
-        fitted.output.iter().filter(|c| !(target_absent && fitted.target.as_ref() == Some(&c.name))).collect();
+    let expected: Vec<&ColumnSchema> = fitted
+        .output
+        .iter()
+        .filter(|c| !(target_absent && fitted.target.as_ref() == Some(&c.name)))
+        .collect();
     let got: Vec<ColumnSchema> = work.frame.columns.iter().map(schema).collect();
     if got.len() != expected.len() || got.iter().zip(&expected).any(|(g, e)| g != *e) {
         let show = |cols: Vec<&ColumnSchema>| {
             cols.iter().map(|c| format!("{} {}", c.name, c.column_type)).collect::<Vec<_>>().join(", ")
         };
-        return Err(PrepareError::OutputMismatch { expected: show(expected), got: show(got.iter().collect()) });
+        return Err(PrepareError::OutputMismatch {
+            expected: show(expected),
+            got: show(got.iter().collect()),
+        });
     }
     Ok(Applied { frame: work.frame, rows: work.rows })
 }

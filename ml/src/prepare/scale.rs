@@ -25,7 +25,8 @@ pub(crate) fn fit_standard(
         // Population std (ddof 0), as numpy's default and scikit-learn's scaler. A
         // constant column gets exactly 0, not the rounding noise of `x - mean`.
         let constant = values.iter().all(|&x| Some(&x) == values.first());
-        let std = if constant { 0.0 } else { (values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt() };
+        let std =
+            if constant { 0.0 } else { (values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt() };
         out.push(Standardization { column: name, mean, std });
     }
     Ok(out)
@@ -40,7 +41,10 @@ pub(crate) fn apply_standard(columns: &[Standardization], work: &mut Work) -> Re
     Ok(())
 }
 
-pub(crate) fn fit_min_max(columns: &Option<Vec<String>>, work: &Work) -> Result<Vec<MinMaxRange>, PrepareError> {
+pub(crate) fn fit_min_max(
+    columns: &Option<Vec<String>>,
+    work: &Work,
+) -> Result<Vec<MinMaxRange>, PrepareError> {
     let mut out = Vec::new();
     for name in chosen(columns, work)? {
         let values = numbers(&name, &work.column(&name)?.data, NEED_NUMBER)?;
@@ -160,7 +164,8 @@ mod tests {
         let mut w = work(ColumnData::Int(vec![Some(0), Some(9), None]));
         apply_log(&["x".into()], 1.0, &mut w).unwrap();
         assert_eq!(floats(&w), [Some(0.0), Some(10f64.ln()), None]);
-        let err = apply_log(&["x".into()], 0.0, &mut work(ColumnData::Int(vec![Some(3), Some(0)]))).unwrap_err();
+        let err =
+            apply_log(&["x".into()], 0.0, &mut work(ColumnData::Int(vec![Some(3), Some(0)]))).unwrap_err();
         assert_eq!(err.to_string(), "column `x`, row 1: ln(x + 0) needs x > 0, got 0");
         let err = apply_log(&["x".into()], 2.0, &mut work(ColumnData::Float(vec![Some(-2.5)]))).unwrap_err();
         assert_eq!(err.to_string(), "column `x`, row 0: ln(x + 2) needs x > -2, got -2.5");

@@ -42,7 +42,9 @@ pub fn validate(spec: &TransformSpec) -> Result<(), PrepareError> {
 
 fn validate_step(step: &Step, target: Option<&str>) -> Result<(), PrepareError> {
     let not_target = |columns: &[String], what| match target {
-        Some(t) if columns.iter().any(|c| c == t) => Err(PrepareError::Target { column: t.to_string(), what }),
+        Some(t) if columns.iter().any(|c| c == t) => {
+            Err(PrepareError::Target { column: t.to_string(), what })
+        }
         _ => Ok(()),
     };
     match step {
@@ -88,7 +90,9 @@ fn validate_step(step: &Step, target: Option<&str>) -> Result<(), PrepareError> 
         Step::DateParts { columns, parts, .. } => {
             names(columns)?;
             if parts.is_empty() {
-                return Err(PrepareError::Spec("list at least one part (year, month, day, weekday, hour, day_of_year)".into()));
+                return Err(PrepareError::Spec(
+                    "list at least one part (year, month, day, weekday, hour, day_of_year)".into(),
+                ));
             }
             let mut seen = HashSet::new();
             if let Some(p) = parts.iter().find(|p| !seen.insert(**p)) {
@@ -116,15 +120,23 @@ pub(crate) fn validate_split(split: &SplitSpec) -> Result<(), PrepareError> {
         if f.is_finite() && f > 0.0 && f < 1.0 {
             Ok(())
         } else {
-            Err(PrepareError::Spec(format!("split test_fraction must be between 0 and 1 (exclusive), got {f}")))
+            Err(PrepareError::Spec(format!(
+                "split test_fraction must be between 0 and 1 (exclusive), got {f}"
+            )))
         }
     };
     match split {
-        SplitSpec::Random { test_fraction, .. } | SplitSpec::Stratified { test_fraction, .. } => fraction(*test_fraction),
+        SplitSpec::Random { test_fraction, .. } | SplitSpec::Stratified { test_fraction, .. } => {
+            fraction(*test_fraction)
+        }
         SplitSpec::Time { before, test_fraction, .. } => match (before, test_fraction) {
-            (Some(cutoff), None) => parse_timestamp(cutoff).map(|_| ()).ok_or_else(|| super::split::bad_cutoff(cutoff)),
+            (Some(cutoff), None) => {
+                parse_timestamp(cutoff).map(|_| ()).ok_or_else(|| super::split::bad_cutoff(cutoff))
+            }
             (None, Some(f)) => fraction(*f),
-            _ => Err(PrepareError::Spec("a time split takes either `before` or `test_fraction`, not both or neither".into())),
+            _ => Err(PrepareError::Spec(
+                "a time split takes either `before` or `test_fraction`, not both or neither".into(),
+            )),
         },
     }
 }
@@ -176,13 +188,23 @@ split:
                 columns: Some(vec!["Home".into()])
             }
         );
-        assert_eq!(spec.steps[4], Step::Ordinal { columns: vec!["Job".into()], unknown: UnknownCategory::Error });
+        assert_eq!(
+            spec.steps[4],
+            Step::Ordinal { columns: vec!["Job".into()], unknown: UnknownCategory::Error }
+        );
         assert_eq!(spec.steps[5], Step::Log { columns: vec!["Income".into()], offset: 1.0 });
         assert_eq!(
             spec.steps[6],
-            Step::DateParts { columns: vec!["when".into()], parts: vec![DatePart::Year, DatePart::DayOfYear], keep: false }
+            Step::DateParts {
+                columns: vec!["when".into()],
+                parts: vec![DatePart::Year, DatePart::DayOfYear],
+                keep: false
+            }
         );
-        assert_eq!(spec.split, Some(SplitSpec::Stratified { column: "Status".into(), test_fraction: 0.2, seed: 7 }));
+        assert_eq!(
+            spec.split,
+            Some(SplitSpec::Stratified { column: "Status".into(), test_fraction: 0.2, seed: 7 })
+        );
         let json = serde_json::to_string(&spec).unwrap();
         assert_eq!(parse_spec(&json).unwrap(), spec);
         assert_eq!(parse_spec(YAML).unwrap(), spec);
@@ -201,10 +223,17 @@ split:
             err("target: y\nsteps:\n  - op: one_hot\n    columns: [y]\n"),
             "step 1 (one_hot): the target column `y` cannot be one-hot encoded (use ordinal for a class label)"
         );
-        assert!(err("steps:\n  - op: one_hot\n    columns: [a]\n    max_categories: 1\n").contains("at least 2"));
-        assert!(err("split: {method: random, test_fraction: 0}").contains("between 0 and 1 (exclusive), got 0"));
+        assert!(
+            err("steps:\n  - op: one_hot\n    columns: [a]\n    max_categories: 1\n").contains("at least 2")
+        );
+        assert!(
+            err("split: {method: random, test_fraction: 0}").contains("between 0 and 1 (exclusive), got 0")
+        );
         assert!(err("split: {method: time, column: t}").contains("either `before` or `test_fraction`"));
-        assert!(err("split: {method: time, column: t, before: soon}").contains("`before: soon` is not a timestamp"));
+        assert!(
+            err("split: {method: time, column: t, before: soon}")
+                .contains("`before: soon` is not a timestamp")
+        );
         assert!(err(r#"{"steps": [}"#).starts_with("invalid transform spec: "));
     }
 }

@@ -23,7 +23,9 @@ pub fn split(spec: &SplitSpec, frame: &Frame) -> Result<(Vec<usize>, Vec<usize>)
             let (test, train) = rows.split_at(n_test);
             Ok((sorted(train), sorted(test)))
         }
-        SplitSpec::Stratified { column, test_fraction, seed } => stratified(frame, column, *test_fraction, *seed),
+        SplitSpec::Stratified { column, test_fraction, seed } => {
+            stratified(frame, column, *test_fraction, *seed)
+        }
         SplitSpec::Time { column, before, test_fraction } => {
             by_time(frame, column, before.as_deref(), *test_fraction)
         }
@@ -131,7 +133,9 @@ fn by_time(
             match v {
                 Some(t) if *t < cutoff_micros => train.push(row),
                 Some(_) => test.push(row),
-                None => return Err(PrepareError::MissingValue { column: name.to_string(), row, need: need_time }),
+                None => {
+                    return Err(PrepareError::MissingValue { column: name.to_string(), row, need: need_time });
+                }
             }
         }
         let detail = |side| format!("no row of `{name}` is {side} {cutoff}");
@@ -145,7 +149,9 @@ fn by_time(
     }
 
     let times: Vec<f64> = match data {
-        ColumnData::Timestamp(_) | ColumnData::Int(_) | ColumnData::Float(_) => data.to_f64().unwrap_or_default(),
+        ColumnData::Timestamp(_) | ColumnData::Int(_) | ColumnData::Float(_) => {
+            data.to_f64().unwrap_or_default()
+        }
         _ => {
             let need = "a time split needs a timestamp, int or float column".to_string();
             return Err(PrepareError::Unsupported { column: name.to_string(), got: kind, need });
@@ -194,7 +200,8 @@ mod tests {
         let other = split(&SplitSpec::Random { test_fraction: 0.25, seed: 4 }, &frame).unwrap();
         assert_ne!(other.1, test);
         // ceil, as scikit-learn: 0.1 of 15 rows is 2 test rows.
-        let (_, test) = split(&SplitSpec::Random { test_fraction: 0.1, seed: 0 }, &labels(&[("a", 15)])).unwrap();
+        let (_, test) =
+            split(&SplitSpec::Random { test_fraction: 0.1, seed: 0 }, &labels(&[("a", 15)])).unwrap();
         assert_eq!(test.len(), 2);
     }
 
@@ -210,7 +217,10 @@ mod tests {
         for (class, n) in [("a", 50), ("b", 31), ("c", 7), ("d", 2)] {
             let in_test = test.iter().filter(|&&r| y[r].as_deref() == Some(class)).count();
             let ideal = fraction * n as f64;
-            assert!((in_test as f64 - ideal).abs() < 1.0, "class {class}: {in_test} test rows, ideal {ideal}");
+            assert!(
+                (in_test as f64 - ideal).abs() < 1.0,
+                "class {class}: {in_test} test rows, ideal {ideal}"
+            );
             assert!(in_test < n, "class {class} keeps a train row");
         }
         assert_eq!(split(&spec, &frame).unwrap(), (train, test));
@@ -222,9 +232,13 @@ mod tests {
         let err = split(&spec, &labels(&[("a", 10), ("lonely", 1)])).unwrap_err();
         assert_eq!(err, PrepareError::SingletonClass { column: "y".into(), class: "lonely".into() });
         assert!(err.to_string().starts_with("class `lonely` of column `y` has only one row"));
-        let frame = Frame::new(vec![Column::new("y", ColumnData::Int(vec![Some(1), Some(1), None]))]).unwrap();
+        let frame =
+            Frame::new(vec![Column::new("y", ColumnData::Int(vec![Some(1), Some(1), None]))]).unwrap();
         let err = split(&spec, &frame).unwrap_err();
-        assert_eq!(err.to_string(), "column `y` is missing at row 2: a stratified split needs a class on every row");
+        assert_eq!(
+            err.to_string(),
+            "column `y` is missing at row 2: a stratified split needs a class on every row"
+        );
         let err = split(&SplitSpec::Stratified { column: "z".into(), test_fraction: 0.2, seed: 0 }, &frame);
         assert!(err.unwrap_err().to_string().contains("unknown column `z`"));
     }
@@ -234,19 +248,27 @@ mod tests {
         let day = 86_400_000_000i64;
         let times = vec![Some(5 * day), Some(day), Some(3 * day), Some(2 * day), Some(4 * day)];
         let frame = Frame::new(vec![Column::new("t", ColumnData::Timestamp(times))]).unwrap();
-        let cut = SplitSpec::Time { column: "t".into(), before: Some("1970-01-04".into()), test_fraction: None };
+        let cut =
+            SplitSpec::Time { column: "t".into(), before: Some("1970-01-04".into()), test_fraction: None };
         assert_eq!(split(&cut, &frame).unwrap(), (vec![1, 3], vec![0, 2, 4]));
         let latest = SplitSpec::Time { column: "t".into(), before: None, test_fraction: Some(0.4) };
         assert_eq!(split(&latest, &frame).unwrap(), (vec![1, 2, 3], vec![0, 4]));
 
-        let late = SplitSpec::Time { column: "t".into(), before: Some("2000-01-01".into()), test_fraction: None };
+        let late =
+            SplitSpec::Time { column: "t".into(), before: Some("2000-01-01".into()), test_fraction: None };
         let err = split(&late, &frame).unwrap_err();
-        assert_eq!(err.to_string(), "the split leaves no rows for test: no row of `t` is at or after 2000-01-01");
+        assert_eq!(
+            err.to_string(),
+            "the split leaves no rows for test: no row of `t` is at or after 2000-01-01"
+        );
         let ints = Frame::new(vec![Column::new("t", ColumnData::Int(vec![Some(1), None]))]).unwrap();
         let err = split(&latest, &ints).unwrap_err();
         assert_eq!(err.to_string(), "column `t` is missing at row 1: a time split needs a time on every row");
         let err = split(&cut, &ints).unwrap_err();
-        assert!(err.to_string().contains("column `t` is int: a time split with `before` needs a timestamp column"));
+        assert!(
+            err.to_string()
+                .contains("column `t` is int: a time split with `before` needs a timestamp column")
+        );
     }
 
     #[test]

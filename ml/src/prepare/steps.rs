@@ -15,15 +15,21 @@ pub(crate) fn fit(step: &Step, work: &Work) -> Result<FittedStep, PrepareError> 
             FittedStep::Drop { columns: columns.clone() }
         }
         Step::Filter { expr } => FittedStep::Filter { expr: expr.clone() },
-        Step::Impute { strategy, columns } => FittedStep::Impute { fills: impute::fit(strategy, columns, work)? },
+        Step::Impute { strategy, columns } => {
+            FittedStep::Impute { fills: impute::fit(strategy, columns, work)? }
+        }
         Step::OneHot { columns, max_categories } => {
             FittedStep::OneHot { columns: encode::fit_one_hot(columns, *max_categories, work)? }
         }
         Step::Ordinal { columns, unknown } => {
             FittedStep::Ordinal { columns: encode::fit_ordinal(columns, work)?, unknown: *unknown }
         }
-        Step::StandardScale { columns } => FittedStep::StandardScale { columns: scale::fit_standard(columns, work)? },
-        Step::MinMaxScale { columns } => FittedStep::MinMaxScale { columns: scale::fit_min_max(columns, work)? },
+        Step::StandardScale { columns } => {
+            FittedStep::StandardScale { columns: scale::fit_standard(columns, work)? }
+        }
+        Step::MinMaxScale { columns } => {
+            FittedStep::MinMaxScale { columns: scale::fit_min_max(columns, work)? }
+        }
         Step::Log { columns, offset } => {
             scale::fit_log(columns, work)?;
             FittedStep::Log { columns: columns.clone(), offset: *offset }
@@ -43,8 +49,8 @@ pub(crate) fn apply(step: &FittedStep, work: &mut Work) -> Result<(), PrepareErr
         FittedStep::Filter { expr } => {
             // Serving has no label: a filter on it (`status is not null`) is about
             // training rows and does not apply.
-            let on_target = work.target_absent
-                && expr::parse(expr)?.columns().iter().any(|c| work.is_target(&c.name));
+            let on_target =
+                work.target_absent && expr::parse(expr)?.columns().iter().any(|c| work.is_target(&c.name));
             if !on_target {
                 let mask = filter::evaluate(expr, &work.frame)?;
                 work.keep_rows(&mask);
@@ -66,9 +72,9 @@ pub(crate) fn apply(step: &FittedStep, work: &mut Work) -> Result<(), PrepareErr
 pub(crate) fn reads(step: &FittedStep) -> Vec<String> {
     match step {
         FittedStep::Select { .. } | FittedStep::Drop { .. } => Vec::new(),
-        FittedStep::Filter { expr } => {
-            expr::parse(expr).map(|e| e.columns().iter().map(|c| c.name.clone()).collect()).unwrap_or_default()
-        }
+        FittedStep::Filter { expr } => expr::parse(expr)
+            .map(|e| e.columns().iter().map(|c| c.name.clone()).collect())
+            .unwrap_or_default(),
         FittedStep::Impute { fills } => fills.iter().map(|f| f.column.clone()).collect(),
         FittedStep::OneHot { columns } => columns.iter().map(|c| c.column.clone()).collect(),
         FittedStep::Ordinal { columns, .. } => columns.iter().map(|c| c.column.clone()).collect(),

@@ -66,7 +66,11 @@ impl Work {
             }
         }
         let len = self.frame.columns.len();
-        let range = if keep { (index + 1).min(len)..(index + 1).min(len) } else { index.min(len)..(index + 1).min(len) };
+        let range = if keep {
+            (index + 1).min(len)..(index + 1).min(len)
+        } else {
+            index.min(len)..(index + 1).min(len)
+        };
         self.frame.columns.splice(range, new);
         Ok(())
     }
