@@ -51,6 +51,10 @@ pub struct TransformSpec {
 }
 
 /// One preparation step, tagged by `op`.
+///
+/// Order matters: a step's default "every int/float column" includes columns
+/// earlier steps made, so put `standard_scale` before `one_hot` to keep the
+/// indicator columns 0/1.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
@@ -97,8 +101,9 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         columns: Option<Vec<String>>,
     },
-    /// `(x - min) / (max - min)`, with min and max learned at fit; a constant
-    /// column becomes 0. Values outside the fitted range map outside [0, 1].
+    /// `(x - min) / (max - min)`, with min and max learned at fit. A constant
+    /// column is only shifted (`x - min`, as scikit-learn). Values outside the
+    /// fitted range map outside [0, 1].
     MinMaxScale {
         /// Default: every int/float column except the target.
         #[serde(default, skip_serializing_if = "Option::is_none")]
