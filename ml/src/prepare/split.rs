@@ -134,7 +134,11 @@ fn by_time(
                 Some(t) if *t < cutoff_micros => train.push(row),
                 Some(_) => test.push(row),
                 None => {
-                    return Err(PrepareError::MissingValue { column: name.to_string(), row, need: need_time });
+                    return Err(PrepareError::MissingValue {
+                        column: name.to_string(),
+                        row,
+                        need: need_time,
+                    });
                 }
             }
         }

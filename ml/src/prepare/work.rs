@@ -75,13 +75,23 @@ impl Work {
         Ok(())
     }
 
-    /// Keep the rows where `mask` is true.
+    /// Keep the rows where `mask` is true, in place (no value is copied).
     pub(crate) fn keep_rows(&mut self, mask: &[bool]) {
-        let kept: Vec<usize> = mask.iter().enumerate().filter(|(_, k)| **k).map(|(i, _)| i).collect();
-        if kept.len() == mask.len() {
+        fn retain<T>(values: &mut Vec<T>, mask: &[bool]) {
+            let mut keep = mask.iter();
+            values.retain(|_| keep.next().copied().unwrap_or(false));
+        }
+        if mask.iter().all(|k| *k) {
             return;
         }
-        self.frame = self.frame.take(&kept);
-        self.rows = kept.iter().map(|&i| self.input_row(i)).collect();
+        for c in &mut self.frame.columns {
+            match &mut c.data {
+                ColumnData::Int(v) | ColumnData::Timestamp(v) => retain(v, mask),
+                ColumnData::Float(v) => retain(v, mask),
+                ColumnData::Bool(v) => retain(v, mask),
+                ColumnData::Str(v) => retain(v, mask),
+            }
+        }
+        retain(&mut self.rows, mask);
     }
 }
