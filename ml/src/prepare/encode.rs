@@ -61,7 +61,8 @@ pub(crate) fn fit_one_hot(
                 // The most frequent keep a column (ties: sorted order); the rest share `other`.
                 let mut by_count: Vec<&(String, usize)> = found.iter().collect();
                 by_count.sort_by_key(|c| std::cmp::Reverse(c.1));
-                let kept: HashSet<&str> = by_count.iter().take(max.saturating_sub(1)).map(|(c, _)| c.as_str()).collect();
+                let kept: HashSet<&str> =
+                    by_count.iter().take(max.saturating_sub(1)).map(|(c, _)| c.as_str()).collect();
                 found.iter().map(|(c, _)| c.clone()).partition(|c| kept.contains(c.as_str()))
             }
             _ => (found.into_iter().map(|(c, _)| c).collect(), Vec::new()),
