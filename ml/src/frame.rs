@@ -66,6 +66,20 @@ impl ColumnData {
         })
     }
 
+    /// The given rows, in the given order. Panics if an index is out of range.
+    pub fn take(&self, rows: &[usize]) -> ColumnData {
+        fn pick<T: Clone>(v: &[T], rows: &[usize]) -> Vec<T> {
+            rows.iter().map(|&i| v[i].clone()).collect()
+        }
+        match self {
+            ColumnData::Int(v) => ColumnData::Int(pick(v, rows)),
+            ColumnData::Timestamp(v) => ColumnData::Timestamp(pick(v, rows)),
+            ColumnData::Float(v) => ColumnData::Float(pick(v, rows)),
+            ColumnData::Bool(v) => ColumnData::Bool(pick(v, rows)),
+            ColumnData::Str(v) => ColumnData::Str(pick(v, rows)),
+        }
+    }
+
     /// The value of row `i` as display text; `None` when missing.
     pub fn text(&self, i: usize) -> Option<String> {
         if self.is_missing(i) {
@@ -137,6 +151,21 @@ impl Frame {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.columns.iter().map(|c| c.name.as_str())
     }
+
+    /// The index of the column called `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// A new frame holding the given rows, in the given order (a row may repeat):
+    /// how a split's row indices become train and test frames.
+    ///
+    /// Panics if an index is `>= n_rows()`, like slice indexing: indices come from
+    /// code (a split), never from user input.
+    pub fn take(&self, rows: &[usize]) -> Frame {
+        let columns = self.columns.iter().map(|c| Column::new(c.name.clone(), c.data.take(rows))).collect();
+        Frame { columns }
+    }
 }
 
 #[cfg(test)]
@@ -153,5 +182,20 @@ mod tests {
         assert_eq!(f.n_rows(), 2);
         assert!(f.columns[0].data.is_missing(1));
         assert_eq!(f.columns[0].data.to_f64().unwrap()[0], 1.0);
+    }
+
+    #[test]
+    fn take_picks_rows_in_order() {
+        let f = Frame::new(vec![
+            Column::new("a", ColumnData::Int(vec![Some(1), None, Some(3)])),
+            Column::new("s", ColumnData::Str(vec![Some("x".into()), Some("y".into()), None])),
+        ])
+        .unwrap();
+        let t = f.take(&[2, 0, 0]);
+        assert_eq!(t.n_rows(), 3);
+        assert_eq!(t.columns[0].data, ColumnData::Int(vec![Some(3), Some(1), Some(1)]));
+        assert_eq!(t.columns[1].data, ColumnData::Str(vec![None, Some("x".into()), Some("x".into())]));
+        assert_eq!(f.take(&[]).n_rows(), 0);
+        assert_eq!(f.position("s"), Some(1));
     }
 }

@@ -5,4 +5,5 @@
 //! it never sees sqlx, tokio, axum or leptos.
 
 pub mod frame;
+pub mod prepare;
 pub mod summary;
