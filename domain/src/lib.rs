@@ -10,6 +10,7 @@ pub mod datasets;
 pub mod ids;
 pub mod jobs;
 pub mod overview;
+pub mod profile;
 pub mod project;
 pub mod tracking;
 pub mod validation;

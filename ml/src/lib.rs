@@ -5,4 +5,5 @@
 //! it never sees sqlx, tokio, axum or leptos.
 
 pub mod frame;
+pub mod profile;
 pub mod summary;
