@@ -1,7 +1,7 @@
 //! Distinct counting for a numeric or timestamp column once its exact buffer is gone:
 //! an exact set of value keys up to `distinct_limit`, then HyperLogLog.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 use super::hll::{HyperLogLog, mix64};
 
@@ -13,7 +13,7 @@ pub(crate) enum DistinctCounter {
 
 impl DistinctCounter {
     pub(crate) fn new(limit: usize) -> Self {
-        Self::Exact { keys: HashSet::new(), limit }
+        Self::Exact { keys: HashSet::default(), limit }
     }
 
     /// Record a value by its key (equal values, equal keys).

@@ -1,18 +1,22 @@
 //! Quantiles and histograms of sorted values, computed the way numpy does so the
 //! profile matches what a data scientist gets from `np.quantile` and `np.histogram`.
+//! They read the column's own sorted buffer (ints as ints), converting values to f64 as
+//! numpy does, so finishing a column copies nothing.
+
+use super::numeric::Sample;
 
 /// The `q`-quantile of sorted values with numpy's default 'linear' method: virtual
 /// index `(n - 1) q`, interpolated between its neighbours with numpy's `_lerp` (which
 /// interpolates from the nearer end). `None` when there are no values.
-pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
+pub(crate) fn quantile_sorted<T: Sample>(sorted: &[T], q: f64) -> Option<f64> {
     let last = sorted.len().checked_sub(1)?;
     let virtual_index = last as f64 * q;
     if virtual_index >= last as f64 {
-        return sorted.get(last).copied();
+        return sorted.get(last).map(|x| x.to_f64());
     }
     let below = virtual_index.floor().max(0.0);
     let i = below as usize;
-    let (a, b) = (*sorted.get(i)?, *sorted.get(i + 1)?);
+    let (a, b) = (sorted.get(i)?.to_f64(), sorted.get(i + 1)?.to_f64());
     let t = virtual_index - below;
     let diff = b - a;
     Some(if t >= 0.5 { b - diff * (1.0 - t) } else { a + diff * t })
@@ -35,13 +39,13 @@ pub(crate) fn equal_edges(min: f64, max: f64, bins: usize) -> Option<Vec<f64>> {
 /// Counts of sorted values per bin: bin `i` holds `edges[i] <= x < edges[i + 1]`, the
 /// last bin also `x == edges[last]` (numpy's rule). Values below the first edge go to
 /// the first bin and above the last to the last, so the counts always add up.
-pub(crate) fn histogram_sorted(sorted: &[f64], edges: &[f64]) -> Vec<u64> {
+pub(crate) fn histogram_sorted<T: Sample>(sorted: &[T], edges: &[f64]) -> Vec<u64> {
     let bins = edges.len().saturating_sub(1);
     let mut counts = Vec::with_capacity(bins);
     let mut start = 0;
     for j in 0..bins {
         let end = match edges.get(j + 1) {
-            Some(&e) if j + 1 < bins => sorted.partition_point(|&x| x < e).max(start),
+            Some(&e) if j + 1 < bins => sorted.partition_point(|x| x.to_f64() < e).max(start),
             _ => sorted.len(),
         };
         counts.push((end - start) as u64);
@@ -64,8 +68,8 @@ mod tests {
         for (g, w) in got.iter().zip(want) {
             assert!((g - w).abs() < 1e-12, "{got:?}");
         }
-        assert_eq!(quantile_sorted(&[], 0.5), None);
-        assert_eq!(quantile_sorted(&[3.0], 0.3), Some(3.0));
+        assert_eq!(quantile_sorted::<f64>(&[], 0.5), None);
+        assert_eq!(quantile_sorted(&[3i64], 0.3), Some(3.0));
     }
 
     #[test]

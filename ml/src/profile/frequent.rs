@@ -10,9 +10,9 @@
 //! the first purge on, a HyperLogLog (seeded with every value seen until then) keeps
 //! the distinct count.
 
-use std::collections::HashMap;
-
 use domain::profile::{TopK, ValueCount};
+
+use foldhash::HashMap;
 
 use super::hll::{HyperLogLog, hash_str};
 
@@ -28,7 +28,7 @@ pub(crate) struct FrequentItems {
 
 impl FrequentItems {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self { counts: HashMap::new(), capacity: capacity.max(1), offset: 0, distinct: None }
+        Self { counts: HashMap::default(), capacity: capacity.max(1), offset: 0, distinct: None }
     }
 
     pub(crate) fn add(&mut self, value: &str) {
@@ -119,10 +119,10 @@ mod tests {
     #[test]
     fn heavy_hitters_survive_purges_within_the_error_bound() {
         let mut f = FrequentItems::new(100);
-        let mut truth: HashMap<String, u64> = HashMap::new();
+        let mut truth: HashMap<String, u64> = HashMap::default();
         for i in 0..100_000u64 {
             // Every third value is one of five heavy values; the rest are unique.
-            let v = if i % 3 == 0 { format!("heavy{}", i % 5) } else { format!("u{i}") };
+            let v = if i.is_multiple_of(3) { format!("heavy{}", i % 5) } else { format!("u{i}") };
             *truth.entry(v.clone()).or_default() += 1;
             f.add(&v);
             assert!(f.buffered() <= 100);

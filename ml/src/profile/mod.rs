@@ -255,8 +255,13 @@ impl Profiler {
         rayon::join(
             || accumulators.par_iter_mut().zip(data.par_iter()).for_each(|(acc, d)| acc.push(d)),
             || {
-                let columns: Vec<Vec<f64>> = numeric.par_iter().map(|d| finite_or_nan(d)).collect();
-                correlations.push(&columns);
+                correlations.push(|i, centered| match numeric.get(i) {
+                    Some(ColumnData::Int(v)) => {
+                        centered.fill(v.iter().map(|x| x.map_or(f64::NAN, |x| x as f64)))
+                    }
+                    Some(ColumnData::Float(v)) => centered.fill(v.iter().map(|x| x.unwrap_or(f64::NAN))),
+                    _ => centered.fill(std::iter::empty()),
+                })
             },
         );
         self.rows += batch.n_rows() as u64;
@@ -327,16 +332,6 @@ impl Profiler {
             pearson: self.correlations.matrix(&diagonal),
         };
         DatasetProfile { rows: self.rows, columns, correlations, config: self.config }
-    }
-}
-
-/// A numeric column as f64 for correlations: NaN where missing or infinite.
-fn finite_or_nan(data: &ColumnData) -> Vec<f64> {
-    let finite = |x: f64| if x.is_finite() { x } else { f64::NAN };
-    match data {
-        ColumnData::Int(v) => v.iter().map(|x| x.map_or(f64::NAN, |x| x as f64)).collect(),
-        ColumnData::Float(v) => v.iter().map(|x| x.map_or(f64::NAN, finite)).collect(),
-        _ => Vec::new(),
     }
 }
 
