@@ -83,7 +83,7 @@ pub enum ColumnStats {
 /// Infinite values are counted (`pos_inf`, `neg_inf`, and in the column's `count`) but
 /// left out of everything else here: min, max, mean, std, quantiles and histogram are
 /// over the finite values, whose number is `count - pos_inf - neg_inf` (the histogram's
-/// counts add up to exactly that).
+/// counts add up to exactly that). Int values are reported as f64, exact up to 2^53.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NumericStats {

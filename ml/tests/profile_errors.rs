@@ -122,7 +122,7 @@ fn mismatched_batches_are_refused_naming_the_column() {
         "column `n` is float in this batch but int in the schema: convert it before profiling"
     );
 
-    // A frame built by hand (bypassing Frame::new) with ragged columns is refused too.
+    // Frames built by hand (bypassing Frame::new), ragged or with a column twice, too.
     let ragged = Frame {
         columns: vec![
             Column::new("n", ColumnData::Int(vec![Some(1), Some(2)])),
@@ -130,6 +130,14 @@ fn mismatched_batches_are_refused_naming_the_column() {
         ],
     };
     assert!(matches!(profiler.push(&ragged), Err(ProfileError::RaggedBatch { .. })));
+    let twice = Frame {
+        columns: vec![
+            Column::new("n", ColumnData::Int(vec![Some(1)])),
+            Column::new("n", ColumnData::Int(vec![Some(2)])),
+            Column::new("x", ColumnData::Float(vec![Some(1.0)])),
+        ],
+    };
+    assert_eq!(profiler.push(&twice).unwrap_err(), ProfileError::DuplicateColumn("n".into()));
 
     // Refused batches were not counted.
     let p = profiler.finish();

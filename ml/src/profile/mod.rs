@@ -62,6 +62,8 @@ mod grid;
 mod hll;
 mod numeric;
 
+use std::collections::HashMap;
+
 use domain::datasets::ColumnType;
 pub use domain::profile::{
     ColumnProfile, ColumnStats, Correlations, DatasetProfile, Histogram, NumericStats, ProfileConfig,
@@ -83,7 +85,7 @@ pub const MAX_HISTOGRAM_BINS: u32 = 10_000;
 /// A schema or batch the profiler cannot use.
 #[derive(Debug, PartialEq, thiserror::Error)]
 pub enum ProfileError {
-    #[error("column `{0}` appears twice in the profiler's schema: column names must be unique")]
+    #[error("column `{0}` appears twice in the profiler's schema or a batch: column names must be unique")]
     DuplicateColumn(String),
     #[error(
         "the batch has no column `{0}`: every batch must carry all the columns the profiler was created with"
@@ -204,6 +206,8 @@ fn numeric_profile<T: numeric::Sample>(
 pub struct Profiler {
     config: ProfileConfig,
     schema: Vec<(String, ColumnType)>,
+    /// Column name → schema position.
+    index: HashMap<String, usize>,
     accumulators: Vec<Accumulator>,
     /// Schema positions of the int and float columns, in order.
     numeric: Vec<usize>,
@@ -223,9 +227,9 @@ impl Profiler {
         if config.distinct_limit == 0 {
             return Err(ProfileError::InvalidConfig("distinct_limit is 0; use at least 1".into()));
         }
-        let mut seen = std::collections::HashSet::new();
-        for (name, _) in columns {
-            if !seen.insert(name.as_str()) {
+        let mut index = HashMap::with_capacity(columns.len());
+        for (i, (name, _)) in columns.iter().enumerate() {
+            if index.insert(name.clone(), i).is_some() {
                 return Err(ProfileError::DuplicateColumn(name.clone()));
             }
         }
@@ -239,6 +243,7 @@ impl Profiler {
         Ok(Self {
             config,
             schema: columns.to_vec(),
+            index,
             accumulators: columns.iter().map(|(_, ty)| Accumulator::new(*ty, limits)).collect(),
             correlations: CorrelationAcc::new(numeric.len()),
             numeric,
@@ -271,8 +276,9 @@ impl Profiler {
     /// The batch's columns in schema order, after checking names, types and lengths.
     fn columns_of<'a>(&self, batch: &'a Frame) -> Result<Vec<&'a ColumnData>, ProfileError> {
         let rows = batch.n_rows();
+        let mut by_name = HashMap::with_capacity(batch.columns.len());
         for c in &batch.columns {
-            if !self.schema.iter().any(|(name, _)| *name == c.name) {
+            if !self.index.contains_key(c.name.as_str()) {
                 return Err(ProfileError::UnexpectedColumn(c.name.clone()));
             }
             if c.data.len() != rows {
@@ -282,16 +288,14 @@ impl Profiler {
                     got: c.data.len(),
                 });
             }
+            if by_name.insert(c.name.as_str(), c).is_some() {
+                return Err(ProfileError::DuplicateColumn(c.name.clone()));
+            }
         }
         let mut data = Vec::with_capacity(self.schema.len());
         for (name, expected) in &self.schema {
-            let matching: Vec<_> = batch.columns.iter().filter(|c| c.name == *name).collect();
-            let [column] = matching.as_slice() else {
-                return Err(if matching.is_empty() {
-                    ProfileError::MissingColumn(name.clone())
-                } else {
-                    ProfileError::DuplicateColumn(name.clone())
-                });
+            let Some(column) = by_name.get(name.as_str()) else {
+                return Err(ProfileError::MissingColumn(name.clone()));
             };
             let got = column.data.column_type();
             if got != *expected {
