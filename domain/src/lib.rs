@@ -11,6 +11,7 @@ pub mod ids;
 pub mod jobs;
 pub mod overview;
 pub mod prepare;
+pub mod profile;
 pub mod project;
 pub mod tracking;
 pub mod validation;

@@ -6,4 +6,5 @@
 
 pub mod frame;
 pub mod prepare;
+pub mod profile;
 pub mod summary;

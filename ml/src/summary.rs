@@ -38,6 +38,48 @@ impl Summary {
         self.m2 += delta * (x - self.mean);
     }
 
+    /// The summary of a whole chunk in two passes: the mean first, then the squared
+    /// deviations from it (with the usual correction for the mean's rounding error).
+    /// Streaming callers summarise each batch this way and [`merge`](Self::merge) the
+    /// results: it needs no division per value, so it vectorises and runs several times
+    /// faster than [`push`](Self::push), and it is at least as accurate.
+    pub fn of_chunk<I>(values: I) -> Summary
+    where
+        I: IntoIterator<Item = f64>,
+        I::IntoIter: Clone,
+    {
+        let values = values.into_iter();
+        let mut s = Summary::new();
+        let mut sum = 0.0;
+        let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+        for x in values.clone() {
+            if x.is_nan() {
+                s.missing += 1;
+            } else {
+                s.count += 1;
+                sum += x;
+                min = min.min(x);
+                max = max.max(x);
+            }
+        }
+        if s.count == 0 {
+            return s;
+        }
+        let n = s.count as f64;
+        let mean = sum / n;
+        let (mut dev, mut dev2) = (0.0, 0.0);
+        for x in values.filter(|x| !x.is_nan()) {
+            let d = x - mean;
+            dev += d;
+            dev2 += d * d;
+        }
+        s.mean = mean + dev / n;
+        s.m2 = (dev2 - dev * dev / n).max(0.0);
+        s.min = min;
+        s.max = max;
+        s
+    }
+
     /// Combine two summaries of disjoint chunks into the summary of both.
     pub fn merge(&self, other: &Summary) -> Summary {
         if self.count == 0 {
@@ -121,6 +163,21 @@ mod tests {
         assert_eq!(s.mean(), None);
         assert_eq!(s.std(), None);
         assert_eq!(s.min(), None);
+    }
+
+    #[test]
+    fn a_chunk_summary_equals_pushing_one_value_at_a_time() {
+        let xs: Vec<f64> =
+            (0..1000).map(|i| if i % 97 == 0 { f64::NAN } else { 1e6 + (i % 13) as f64 * 0.1 }).collect();
+        let pushed: Summary = xs.iter().copied().collect();
+        let chunk = Summary::of_chunk(xs.iter().copied());
+        assert_eq!(chunk.count(), pushed.count());
+        assert_eq!(chunk.missing(), pushed.missing());
+        assert!(close(chunk.mean().unwrap(), pushed.mean().unwrap()));
+        assert!((chunk.std().unwrap() - pushed.std().unwrap()).abs() <= 1e-9 * pushed.std().unwrap());
+        assert_eq!(chunk.min(), pushed.min());
+        assert_eq!(chunk.max(), pushed.max());
+        assert_eq!(Summary::of_chunk([f64::NAN]), Summary { missing: 1, ..Summary::new() });
     }
 
     #[test]
