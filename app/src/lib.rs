@@ -14,6 +14,7 @@ pub mod error;
 pub mod format;
 pub mod live;
 pub mod pages;
+pub mod upload;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
@@ -23,7 +24,8 @@ use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context}
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 use pages::{
-    about::AboutPage, audit::AuditPage, experiments::ComparePage, experiments::ExperimentPage,
+    about::AboutPage, audit::AuditPage, dataset_version::DatasetVersionPage, datasets::DatasetPage,
+    datasets::DatasetsPage, validation::ValidationPage, experiments::ComparePage, experiments::ExperimentPage,
     experiments::ExperimentsPage, experiments::RunPage, home::HomePage, jobs::JobPage, jobs::JobsPage,
     login::LoginPage, not_found::NotFound, projects::ProjectsPage, settings::SettingsPage,
 };
@@ -65,6 +67,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/experiments/:id") view=ExperimentPage />
                     <Route path=path!("/runs/:id") view=RunPage />
                     <Route path=path!("/compare") view=ComparePage />
+                    <Route path=path!("/datasets") view=DatasetsPage />
+                    <Route path=path!("/datasets/:id") view=DatasetPage />
+                    <Route path=path!("/datasets/:id/versions/:version") view=DatasetVersionPage />
+                    <Route path=path!("/datasets/:id/validations/:vid") view=ValidationPage />
                     <Route path=path!("/jobs") view=JobsPage />
                     <Route path=path!("/jobs/:id") view=JobPage />
                     <Route path=path!("/settings") view=SettingsPage />

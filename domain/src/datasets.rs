@@ -377,9 +377,37 @@ pub struct Anomaly {
 pub struct NewValidation {
     /// The version to check.
     pub version: i32,
-    /// The version to compare against; defaults to the one before `version`.
+    /// The version to compare against; defaults to the one before `version`
+    /// (version 1 has no baseline: only the schema is checked).
     #[serde(default)]
     pub baseline_version: Option<i32>,
+    /// Drift thresholds; defaults are PSI 0.2, JS divergence 0.3, L-infinity 0.3.
+    #[serde(default)]
+    pub drift: Option<crate::drift::DriftConfig>,
+}
+
+/// A stored validation: its headline, what it checked against, and what it found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ValidationReport {
+    pub summary: ValidationSummary,
+    pub dataset_name: String,
+    #[serde(flatten)]
+    pub body: ValidationBody,
+}
+
+/// The part of a report stored as JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ValidationBody {
+    /// The schema the version was checked against.
+    pub schema: DatasetSchema,
+    /// False when no schema was saved and one was inferred from the baseline.
+    pub schema_saved: bool,
+    pub anomalies: Vec<Anomaly>,
+    /// One entry per baseline column; empty without a baseline.
+    pub drift: Vec<crate::drift::ColumnDrift>,
+    pub config: crate::drift::DriftConfig,
 }
 
 /// A validation run's headline, for lists.

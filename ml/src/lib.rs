@@ -8,3 +8,4 @@ pub mod frame;
 pub mod prepare;
 pub mod profile;
 pub mod summary;
+pub mod validate;

@@ -23,6 +23,12 @@ const SECTIONS: &[Section] = &[
         icon: "M9 3h6M10 3v6L4 19a1 1 0 0 0 1 2h14a1 1 0 0 0 1-2l-6-10V3",
         min_role: Role::Viewer,
     },
+    Section {
+        href: "/datasets",
+        label: "Datasets",
+        icon: "M4 6c0-1.7 3.6-3 8-3s8 1.3 8 3-3.6 3-8 3-8-1.3-8-3zM4 6v12c0 1.7 3.6 3 8 3s8-1.3 8-3V6M4 12c0 1.7 3.6 3 8 3s8-1.3 8-3",
+        min_role: Role::Viewer,
+    },
     Section { href: "/projects", label: "Projects", icon: "M3 7h7l2 2h9v11H3z", min_role: Role::Viewer },
     Section {
         href: "/jobs",

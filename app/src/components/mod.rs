@@ -1,4 +1,5 @@
 //! Building blocks shared by every page.
+pub mod bars;
 pub mod chart;
 pub mod layout;
 pub mod page;

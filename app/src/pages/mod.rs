@@ -1,6 +1,8 @@
 //! One module per page.
 pub mod about;
 pub mod audit;
+pub mod dataset_version;
+pub mod datasets;
 pub mod experiments;
 pub mod home;
 pub mod jobs;
@@ -8,3 +10,4 @@ pub mod login;
 pub mod not_found;
 pub mod projects;
 pub mod settings;
+pub mod validation;

@@ -11,6 +11,8 @@
 pub mod convert;
 pub mod ingest;
 pub mod read;
+pub mod schema;
+pub mod validate;
 
 use crate::auth::{Action, Principal, audit, authorize};
 use crate::error::ResultExt;
@@ -20,6 +22,7 @@ use domain::datasets::{
     ColumnInfo, ColumnType, Dataset, DatasetVersion, FileFormat, NewDataset, RowPage, SourceKind,
     VersionCreated,
 };
+use domain::profile::DatasetProfile;
 use domain::{DEFAULT_PROJECT_ID, DatasetId, ValidationError};
 use futures::{Stream, StreamExt};
 use ingest::{IngestError, Ingested};
@@ -210,10 +213,6 @@ pub async fn resolve(st: &AppState, p: &Principal, id_or_name: &str) -> Result<D
         .ok_or_else(|| Error::not_found("dataset", id_or_name))
 }
 
-/// The profile as JSON, stored with the version. Filled by the profiler when it
-/// runs during ingest.
-pub(crate) type ProfileJson = Value;
-
 /// Creates a version from spooled bytes (upload, path, URL). Same content and
 /// overrides as an existing version → that version, `created: false`.
 #[tracing::instrument(skip_all, fields(dataset.id = %dataset, bytes = spooled.bytes))]
@@ -241,13 +240,13 @@ pub async fn create_version(
     let raw_bytes = spooled.bytes as i64;
     let overrides = input.overrides.clone();
     let (ingested, profile) =
-        tokio::task::spawn_blocking(move || -> Result<(Ingested, ProfileJson, Spooled)> {
+        tokio::task::spawn_blocking(move || -> Result<(Ingested, Value, Spooled)> {
             let mut profiler = read::Profiling::default();
             let ingested =
                 ingest::ingest_file(spooled.path(), format, &overrides, &mut |cols, frame: &Frame| {
                     profiler.push(cols, frame).map_err(IngestError::Batch)
                 })?;
-            let profile = profiler.finish();
+            let profile = serde_json::to_value(profiler.finish()).map_err(anyhow::Error::from)?;
             Ok((ingested, profile, spooled))
         })
         .await
@@ -394,4 +393,14 @@ pub async fn parquet(st: &AppState, p: &Principal, dataset: DatasetId, version: 
     authorize(p, Action::Read)?;
     let row = version_row(st, dataset, version).await?;
     Ok(st.store.get(&row.storage_key).await?)
+}
+
+/// The profile computed when the version was stored.
+pub async fn profile(st: &AppState, p: &Principal, dataset: DatasetId, version: i32) -> Result<DatasetProfile> {
+    authorize(p, Action::Read)?;
+    let row = version_row(st, dataset, version).await?;
+    let json = db::datasets::version_profile(&st.db, row.dataset_version_id)
+        .await?
+        .ok_or_else(|| Error::not_found("dataset version", version))?;
+    serde_json::from_value(json).map_err(|e| Error::Other(anyhow::anyhow!("stored profile unreadable: {e}")))
 }

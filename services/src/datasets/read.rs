@@ -7,7 +7,9 @@ use bytes::Bytes;
 use domain::datasets::ColumnInfo;
 use ml::frame::Frame;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde_json::{Value, json};
+use domain::datasets::ColumnType;
+use domain::profile::{DatasetProfile, ProfileConfig};
+use ml::profile::Profiler;
 
 fn parquet_error(e: impl std::fmt::Display) -> Error {
     Error::Other(anyhow::anyhow!("reading a stored dataset version: {e}"))
@@ -42,19 +44,37 @@ pub fn frames(parquet: Bytes) -> Result<Vec<Frame>> {
     reader.map(|b| batch_to_frame(&b.map_err(parquet_error)?).map_err(parquet_error)).collect()
 }
 
-/// Feeds the profiler batch by batch during ingest.
+/// Feeds the profiler batch by batch during ingest; it is created at the first
+/// batch, when the column types are known.
 #[derive(Default)]
 pub struct Profiling {
-    rows: u64,
+    profiler: Option<Profiler>,
 }
 
 impl Profiling {
-    pub fn push(&mut self, _columns: &[ColumnInfo], frame: &Frame) -> std::result::Result<(), String> {
-        self.rows += frame.n_rows() as u64;
-        Ok(())
+    pub fn push(&mut self, columns: &[ColumnInfo], frame: &Frame) -> std::result::Result<(), String> {
+        if self.profiler.is_none() {
+            let schema: Vec<(String, ColumnType)> = columns.iter().map(|c| (c.name.clone(), c.column_type)).collect();
+            self.profiler = Some(Profiler::new(&schema, ProfileConfig::default()).map_err(|e| e.to_string())?);
+        }
+        match &mut self.profiler {
+            Some(p) => p.push(frame).map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
     }
 
-    pub fn finish(self) -> Value {
-        json!({ "n_rows": self.rows })
+    pub fn finish(self) -> Option<DatasetProfile> {
+        self.profiler.map(Profiler::finish)
+    }
+}
+
+/// A whole stored version as one frame (validation compares whole columns).
+pub fn whole(parquet: Bytes) -> Result<Frame> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(parquet).map_err(parquet_error)?;
+    let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0).max(1);
+    let mut reader = builder.with_batch_size(rows).build().map_err(parquet_error)?;
+    match reader.next() {
+        Some(batch) => batch_to_frame(&batch.map_err(parquet_error)?).map_err(parquet_error),
+        None => Ok(Frame::default()),
     }
 }

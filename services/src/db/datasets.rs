@@ -387,7 +387,7 @@ pub async fn list_validations(
         r#"select x.dataset_validation_id, x.dataset_id, v.version, b.version as "baseline_version?", x.status,
                   coalesce(jsonb_array_length(x.report -> 'anomalies'), 0) as "anomalies!",
                   (select count(*)::int from jsonb_array_elements(coalesce(x.report -> 'drift', '[]'::jsonb)) e
-                   where e ->> 'status' <> 'pass') as "drifted!",
+                   where e ->> 'status' in ('warn', 'fail')) as "drifted!",
                   u.username as "created_by?", x.created_at
            from dataset_validation x
            join dataset_version v on v.dataset_version_id = x.dataset_version_id
@@ -408,7 +408,7 @@ pub async fn get_validation(
         r#"select x.dataset_validation_id, x.dataset_id, v.version, b.version as "baseline_version?", x.status,
                   coalesce(jsonb_array_length(x.report -> 'anomalies'), 0) as "anomalies!",
                   (select count(*)::int from jsonb_array_elements(coalesce(x.report -> 'drift', '[]'::jsonb)) e
-                   where e ->> 'status' <> 'pass') as "drifted!",
+                   where e ->> 'status' in ('warn', 'fail')) as "drifted!",
                   u.username as "created_by?", x.created_at, x.report
            from dataset_validation x
            join dataset_version v on v.dataset_version_id = x.dataset_version_id

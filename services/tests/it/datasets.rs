@@ -99,6 +99,17 @@ async fn a_csv_becomes_a_typed_version_and_the_same_bytes_find_it_again(pool: Pg
     assert_eq!(page.rows[3][2], None, "row 4 of penguins.csv has no measurements");
     let tail = datasets::rows(&st, &p, id, 1, 340, 50).await.unwrap();
     assert_eq!(tail.rows.len(), 4);
+
+    // The profile was computed while storing: penguins has 2 rows without measurements.
+    let profile = datasets::profile(&st, &p, id, 1).await.unwrap();
+    assert_eq!(profile.rows, 344);
+    let bill = &profile.columns[2];
+    assert_eq!((bill.name.as_str(), bill.count, bill.missing), ("bill_length_mm", 342, 2));
+    let domain::profile::ColumnStats::Numeric(stats) = &bill.stats else { panic!("{bill:?}") };
+    assert!((stats.mean.unwrap() - 43.92192982456140).abs() < 1e-9);
+    let species = &profile.columns[0];
+    let domain::profile::ColumnStats::Categorical(top) = &species.stats else { panic!("{species:?}") };
+    assert_eq!((top.values[0].value.as_str(), top.values[0].count), ("Adelie", 152));
 }
 
 #[sqlx::test(migrations = "../migrations")]

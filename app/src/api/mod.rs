@@ -200,3 +200,4 @@ pub async fn metric_history(
     Ok(services::tracking::metric_history(&state()?, &principal()?, run_id, &key, Some(100_000), None)
         .await?)
 }
+pub mod datasets;

@@ -1,0 +1,73 @@
+//! Server functions of the datasets pages. Uploads go straight to the REST
+//! endpoint (streamed, with progress), not through a server function.
+
+use crate::error::AppError;
+use domain::datasets::{Dataset, DatasetSchema, DatasetVersion, RowPage, StoredSchema};
+use domain::profile::DatasetProfile;
+use domain::DatasetId;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::ssr::{principal, state};
+
+#[server(endpoint = "datasets")]
+pub async fn list_datasets() -> Result<Vec<Dataset>, AppError> {
+    Ok(services::datasets::list(&state()?, &principal()?).await?)
+}
+
+#[server(endpoint = "datasets/create")]
+pub async fn create_dataset(name: String, description: String) -> Result<Dataset, AppError> {
+    let new = domain::datasets::NewDataset { name, description, project_id: None };
+    Ok(services::datasets::create(&state()?, &principal()?, new).await?)
+}
+
+#[server(endpoint = "datasets/get")]
+pub async fn get_dataset(dataset_id: DatasetId) -> Result<Dataset, AppError> {
+    Ok(services::datasets::get(&state()?, &principal()?, dataset_id).await?)
+}
+
+#[server(endpoint = "datasets/versions")]
+pub async fn dataset_versions(dataset_id: DatasetId) -> Result<Vec<DatasetVersion>, AppError> {
+    Ok(services::datasets::versions(&state()?, &principal()?, dataset_id).await?)
+}
+
+/// A version with its profile: the version page needs both at once.
+#[server(endpoint = "datasets/version")]
+pub async fn dataset_version(
+    dataset_id: DatasetId,
+    version: i32,
+) -> Result<(DatasetVersion, DatasetProfile), AppError> {
+    let (st, p) = (state()?, principal()?);
+    let v = services::datasets::version(&st, &p, dataset_id, version).await?;
+    let profile = services::datasets::profile(&st, &p, dataset_id, version).await?;
+    Ok((v, profile))
+}
+
+#[server(endpoint = "datasets/rows")]
+pub async fn dataset_rows(dataset_id: DatasetId, version: i32, offset: u64) -> Result<RowPage, AppError> {
+    Ok(services::datasets::rows(&state()?, &principal()?, dataset_id, version, offset, 25).await?)
+}
+
+/// The stored schema, or one inferred from `version` when none is stored yet.
+#[server(endpoint = "datasets/schema")]
+pub async fn dataset_schema(
+    dataset_id: DatasetId,
+    version: Option<i32>,
+) -> Result<(Option<StoredSchema>, Option<DatasetSchema>), AppError> {
+    let (st, p) = (state()?, principal()?);
+    let stored = services::datasets::schema::get_schema(&st, &p, dataset_id).await?;
+    let inferred = match (&stored, version) {
+        (None, Some(v)) => Some(services::datasets::schema::infer(&st, &p, dataset_id, v).await?),
+        _ => None,
+    };
+    Ok((stored, inferred))
+}
+
+#[server(endpoint = "datasets/schema/save")]
+pub async fn save_schema(
+    dataset_id: DatasetId,
+    schema: DatasetSchema,
+    based_on: Option<i32>,
+) -> Result<StoredSchema, AppError> {
+    Ok(services::datasets::schema::put_schema(&state()?, &principal()?, dataset_id, schema, based_on).await?)
+}
