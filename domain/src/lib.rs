@@ -15,7 +15,7 @@ pub mod tracking;
 pub mod validation;
 
 pub use ids::{
-    ArtifactId, ContextId, DEFAULT_PROJECT_ID, ExecutionId, JobId, ProjectId, ScheduleId, TokenId, UserId,
-    WebhookDeliveryId, WebhookId,
+    ArtifactId, ContextId, DEFAULT_PROJECT_ID, DataSourceId, ExecutionId, JobId, ProjectId, ScheduleId,
+    TokenId, UserId, WebhookDeliveryId, WebhookId,
 };
 pub use validation::ValidationError;

@@ -2,6 +2,7 @@
 //! a connection or `&mut *tx`) so callers decide the transaction.
 
 pub mod audit;
+pub mod data_sources;
 pub mod jobs;
 pub mod lineage;
 pub mod overview;
