@@ -77,6 +77,11 @@ id_type!(
     ContextId
 );
 
+id_type!(
+    /// A registered SQL data source (a Postgres database Cairn may query read-only).
+    DataSourceId
+);
+
 /// The project created by the first migration; entities land here unless told otherwise.
 pub const DEFAULT_PROJECT_ID: ProjectId = ProjectId(Uuid::from_u128(0x00000000_0000_4000_8000_000000000001));
 

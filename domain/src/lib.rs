@@ -17,7 +17,7 @@ pub mod tracking;
 pub mod validation;
 
 pub use ids::{
-    ArtifactId, ContextId, DEFAULT_PROJECT_ID, DatasetId, DatasetVersionId, ExecutionId, JobId, ProjectId,
-    ScheduleId, TokenId, UserId, ValidationId, WebhookDeliveryId, WebhookId,
+    ArtifactId, ContextId, DEFAULT_PROJECT_ID, DataSourceId, DatasetId, DatasetVersionId, ExecutionId, JobId,
+    ProjectId, ScheduleId, TokenId, UserId, ValidationId, WebhookDeliveryId, WebhookId,
 };
 pub use validation::ValidationError;

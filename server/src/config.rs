@@ -2,6 +2,7 @@
 //! Nothing else in Cairn reads the environment for settings.
 
 use clap::{Args, ValueEnum};
+use services::sql_source::{HostAllowList, SqlSourceSettings};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -70,6 +71,58 @@ pub struct ServeArgs {
     /// Jobs this process runs at once (0: serve only; run `cairn worker` elsewhere).
     #[arg(long, env = "CAIRN_WORKERS", default_value_t = 2)]
     pub workers: usize,
+
+    #[command(flatten)]
+    pub sql_sources: SqlSourceArgs,
+}
+
+/// Which databases registered SQL data sources may reach, and how much one query may do.
+#[derive(Args, Clone, Debug)]
+pub struct SqlSourceArgs {
+    /// Hosts SQL data sources may point at: comma-separated `host`, `host:port`,
+    /// `*.domain` or `*` (IPv6 as `[::1]:5432`). Empty (the default) allows none.
+    /// Never list the host of Cairn's own database unless its role cannot read it.
+    #[arg(long = "sql-source-allow", env = "CAIRN_SQL_SOURCE_ALLOW", default_value = "")]
+    pub allow: HostAllowList,
+
+    /// Most rows one SQL source query may return (more is an error, not a truncation).
+    #[arg(
+        long = "sql-source-max-rows",
+        env = "CAIRN_SQL_SOURCE_MAX_ROWS",
+        default_value_t = services::sql_source::DEFAULT_MAX_ROWS,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub max_rows: u64,
+
+    /// Seconds a SQL source query may run before Postgres cancels it.
+    #[arg(
+        long = "sql-source-timeout-s",
+        env = "CAIRN_SQL_SOURCE_TIMEOUT_S",
+        default_value_t = services::sql_source::DEFAULT_STATEMENT_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub timeout_s: u64,
+}
+
+impl Default for SqlSourceArgs {
+    fn default() -> Self {
+        Self {
+            allow: HostAllowList::default(),
+            max_rows: services::sql_source::DEFAULT_MAX_ROWS,
+            timeout_s: services::sql_source::DEFAULT_STATEMENT_TIMEOUT.as_secs(),
+        }
+    }
+}
+
+impl SqlSourceArgs {
+    pub fn settings(&self) -> SqlSourceSettings {
+        SqlSourceSettings {
+            allow: self.allow.clone(),
+            max_rows: self.max_rows,
+            statement_timeout: std::time::Duration::from_secs(self.timeout_s),
+            ..SqlSourceSettings::default()
+        }
+    }
 }
 
 /// Settings of `cairn worker`: a process that only runs jobs.
@@ -88,6 +141,12 @@ pub struct WorkerArgs {
     pub queues: Vec<String>,
     #[arg(long, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// The same key as the server's: deliveries decrypt webhook secrets, and jobs
+    /// reading SQL sources decrypt their connections, with it.
+    #[arg(long, env = "CAIRN_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<SecretKey>,
+    #[command(flatten)]
+    pub sql_sources: SqlSourceArgs,
 }
 
 /// A secret that never appears in logs or `Debug` output.
@@ -149,6 +208,7 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
     pub public_url: Option<url::Url>,
     pub workers: usize,
+    pub sql_sources: SqlSourceSettings,
 }
 
 impl ServeArgs {
@@ -172,6 +232,7 @@ impl ServeArgs {
             log_format: self.log_format,
             public_url: self.public_url,
             workers: self.workers,
+            sql_sources: self.sql_sources.settings(),
         })
     }
 }
@@ -180,7 +241,7 @@ impl ServeConfig {
     /// One line a person can read at start-up; no secrets.
     pub fn summary(&self) -> String {
         format!(
-            "bind={} database={} artifacts={} site_root={} max_body_bytes={} max_upload_bytes={} workers={} secret_key=<set, {} characters>",
+            "bind={} database={} artifacts={} site_root={} max_body_bytes={} max_upload_bytes={} workers={} secret_key=<set, {} characters> sql_source_allow={}",
             self.bind,
             services::db::redact_url(&self.database_url),
             self.artifacts,
@@ -188,7 +249,12 @@ impl ServeConfig {
             self.max_body_bytes,
             self.max_upload_bytes,
             self.workers,
-            self.secret_key.expose().chars().count()
+            self.secret_key.expose().chars().count(),
+            if self.sql_sources.allow.is_empty() {
+                "<none>".to_string()
+            } else {
+                self.sql_sources.allow.to_string()
+            }
         )
     }
 
@@ -231,14 +297,47 @@ mod tests {
             secret_key: Some("k".repeat(40).parse().unwrap()),
             site_root: dir.path().to_path_buf(),
             max_body_bytes: 1 << 20,
+            max_upload_bytes: 1 << 30,
             log_format: LogFormat::Text,
             public_url: None,
             workers: 0,
+            sql_sources: SqlSourceArgs::default(),
         };
         let cfg = args.validate().unwrap();
         let s = cfg.summary();
         assert!(!s.contains("hunter2") && !s.contains("kkkk"), "{s}");
         assert!(s.contains("me:***@db"), "{s}");
+    }
+
+    #[test]
+    fn sql_source_settings_parse_from_flags_and_refuse_bad_patterns() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            s: SqlSourceArgs,
+        }
+        let none = T::try_parse_from(["t"]).unwrap().s.settings();
+        assert!(none.allow.is_empty() && !none.allow.allows("127.0.0.1", 5432));
+        assert_eq!(none.max_rows, 10_000_000);
+        let t = T::try_parse_from([
+            "t",
+            "--sql-source-allow",
+            "db.internal:5432, *.dw.example.com",
+            "--sql-source-max-rows",
+            "500",
+            "--sql-source-timeout-s",
+            "30",
+        ])
+        .unwrap()
+        .s
+        .settings();
+        assert!(t.allow.allows("db.internal", 5432) && t.allow.allows("a.dw.example.com", 1));
+        assert!(!t.allow.allows("db.internal", 5433));
+        assert_eq!((t.max_rows, t.statement_timeout.as_secs()), (500, 30));
+        let err = T::try_parse_from(["t", "--sql-source-allow", "db:99999"]).err().unwrap().to_string();
+        assert!(err.contains("1-65535"), "{err}");
+        assert!(T::try_parse_from(["t", "--sql-source-max-rows", "0"]).is_err());
     }
 
     #[test]
@@ -250,9 +349,11 @@ mod tests {
             secret_key: None,
             site_root: "/nonexistent".into(),
             max_body_bytes: 1 << 20,
+            max_upload_bytes: 1 << 30,
             log_format: LogFormat::Text,
             public_url: None,
             workers: 0,
+            sql_sources: SqlSourceArgs::default(),
         };
         let err = args.clone().validate().unwrap_err().to_string();
         assert!(err.contains("CAIRN_SECRET_KEY") && err.contains("make run"), "{err}");

@@ -6,6 +6,7 @@ use crate::http::{CookieSettings, Limits, SHUTDOWN_GRACE, ServerState, metrics::
 use anyhow::Context;
 use services::artifacts::ArtifactStore;
 use services::db::{self, PoolSettings};
+use services::secrets::SecretCipher;
 use std::future::Future;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -19,9 +20,15 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<ServerState> {
     .await?;
     db::migrate(&pool).await?;
     let store = ArtifactStore::open(&cfg.artifacts)?;
+    let secrets = SecretCipher::from_passphrase(cfg.secret_key.expose())?;
+    // Subscriptions made before secrets were encrypted: encrypt them now, so no
+    // plaintext secret outlives the first start of this version.
+    services::webhooks::encrypt_plaintext_secrets(&pool, &secrets).await?;
+    let services =
+        services::AppState::new(pool, store).with_secrets(secrets).with_sql_sources(cfg.sql_sources.clone());
     Ok(ServerState {
         leptos_options: cfg.leptos_options(),
-        services: services::AppState::new(pool, store),
+        services,
         metrics: Metrics::default(),
         limits: Limits { max_body_bytes: cfg.max_body_bytes, max_upload_bytes: cfg.max_upload_bytes },
         cookies: CookieSettings { secure: cfg.secure_cookies() },
@@ -59,7 +66,11 @@ impl Background {
         use services::queue::{JobRegistry, worker};
         services::jobs::builtin::ensure_schedules(&st.db).await?;
         let registry = services::jobs::builtin::register(JobRegistry::new(), st);
-        let registry = services::webhooks::install(registry, std::time::Duration::from_secs(10))?;
+        let registry = services::webhooks::install(
+            registry,
+            std::time::Duration::from_secs(10),
+            st.secrets().ok().cloned(),
+        )?;
         let workers = (workers > 0).then(|| {
             worker::start(
                 st.db.clone(),
@@ -100,7 +111,13 @@ pub async fn run_worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
     .await?;
     db::migrate(&pool).await?;
     let store = ArtifactStore::open(&args.artifacts)?;
-    let st = services::AppState::new(pool, store);
+    let mut st = services::AppState::new(pool, store).with_sql_sources(args.sql_sources.settings());
+    match &args.secret_key {
+        Some(key) => st = st.with_secrets(SecretCipher::from_passphrase(key.expose())?),
+        None => tracing::warn!(
+            "CAIRN_SECRET_KEY is not set: this worker cannot deliver webhooks with encrypted secrets or query SQL sources with stored connections"
+        ),
+    }
     let background = Background::start(&st, args.workers.max(1), args.queues).await?;
     println!("cairn worker running {} jobs at once; stop with Ctrl-C or SIGTERM", args.workers.max(1));
     shutdown_signal().await;

@@ -20,6 +20,8 @@ pub mod overview;
 pub mod projects;
 pub mod queue;
 pub mod schedule;
+pub mod secrets;
+pub mod sql_source;
 pub mod state;
 pub mod tracking;
 pub mod webhooks;

@@ -2,6 +2,8 @@
 
 use crate::artifacts::ArtifactStore;
 use crate::auth::tokens::TokenCache;
+use crate::secrets::{SecretCipher, SecretError};
+use crate::sql_source::SqlSourceSettings;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -15,10 +17,40 @@ pub struct AppState {
     pub started_at: DateTime<Utc>,
     /// Verified API tokens, so a token check rarely touches the database.
     pub tokens: Arc<TokenCache>,
+    /// Which SQL data sources may be reached, and the limits of a query.
+    /// The default allows none.
+    pub sql_sources: Arc<SqlSourceSettings>,
+    /// Encrypts stored secrets; None in a process started without `CAIRN_SECRET_KEY`
+    /// (tests, a worker not given one), where features that need it fail clearly.
+    secrets: Option<SecretCipher>,
 }
 
 impl AppState {
     pub fn new(db: PgPool, store: ArtifactStore) -> Self {
-        Self { db, store, started_at: Utc::now(), tokens: Arc::default() }
+        Self {
+            db,
+            store,
+            started_at: Utc::now(),
+            tokens: Arc::default(),
+            sql_sources: Arc::default(),
+            secrets: None,
+        }
+    }
+
+    /// Gives this state the key for stored secrets (from `CAIRN_SECRET_KEY`).
+    pub fn with_secrets(mut self, cipher: SecretCipher) -> Self {
+        self.secrets = Some(cipher);
+        self
+    }
+
+    /// Sets the SQL data-source allow-list and limits (from `CAIRN_SQL_SOURCE_*`).
+    pub fn with_sql_sources(mut self, settings: SqlSourceSettings) -> Self {
+        self.sql_sources = Arc::new(settings);
+        self
+    }
+
+    /// The key for stored secrets, or an error saying the process was started without one.
+    pub fn secrets(&self) -> Result<&SecretCipher, SecretError> {
+        self.secrets.as_ref().ok_or(SecretError::NoKey)
     }
 }

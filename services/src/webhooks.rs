@@ -14,9 +14,15 @@
 //! queue's exponential backoff; after the last attempt the delivery is `failed`.
 //! Redirects are not followed, so a subscription cannot bounce Cairn's requests to an
 //! address nobody configured.
+//!
+//! Secrets are stored encrypted under `CAIRN_SECRET_KEY` ([`crate::secrets`], column
+//! `secret_enc`). Rows from before that keep a plaintext `secret`; they stay
+//! deliverable as they are, and [`encrypt_plaintext_secrets`] (run by `cairn serve` at
+//! start-up) converts them, so after one start no plaintext remains.
 
 use crate::db::webhooks::{self as q, DeliveryState};
 use crate::queue::{self, EnqueueOptions, Job, JobCtx, JobRegistry, Permanent};
+use crate::secrets::{PURPOSE_WEBHOOK_SECRET, SecretCipher, SecretError};
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
 use domain::{DEFAULT_PROJECT_ID, JobId, ProjectId, ValidationError, WebhookDeliveryId, WebhookId};
@@ -86,11 +92,19 @@ fn validate(new: &NewWebhook) -> Result<()> {
     Ok(())
 }
 
+/// Creates a subscription; its secret is stored encrypted with `secrets`
+/// (`AppState::secrets()`).
 #[tracing::instrument(skip_all)]
-pub async fn create(db: &PgPool, project_id: Option<ProjectId>, new: NewWebhook) -> Result<WebhookInfo> {
+pub async fn create(
+    db: &PgPool,
+    secrets: &SecretCipher,
+    project_id: Option<ProjectId>,
+    new: NewWebhook,
+) -> Result<WebhookInfo> {
     validate(&new)?;
     let project = project_id.unwrap_or(DEFAULT_PROJECT_ID).0;
-    let row = q::insert(db, project, &new.url, &new.secret, &new.event_types, &new.description).await?;
+    let secret_enc = secrets.encrypt(PURPOSE_WEBHOOK_SECRET, &new.secret);
+    let row = q::insert(db, project, &new.url, &secret_enc, &new.event_types, &new.description).await?;
     tracing::info!(webhook.id = %row.webhook_id, "created webhook");
     Ok(row.into())
 }
@@ -112,6 +126,24 @@ pub async fn set_enabled(db: &PgPool, id: WebhookId, enabled: bool) -> Result<We
 
 pub async fn delete(db: &PgPool, id: WebhookId) -> Result<()> {
     if q::delete(db, id.0).await? { Ok(()) } else { Err(Error::not_found("webhook", id)) }
+}
+
+/// Encrypts the secrets of subscriptions created before secrets were encrypted; returns
+/// how many it converted. Idempotent and safe to run from several processes at once
+/// (each row is converted only if it still holds the plaintext that was read).
+#[tracing::instrument(skip_all)]
+pub async fn encrypt_plaintext_secrets(db: &PgPool, secrets: &SecretCipher) -> Result<u64> {
+    let mut converted = 0;
+    for (id, plain) in q::plaintext_secrets(db).await? {
+        let enc = secrets.encrypt(PURPOSE_WEBHOOK_SECRET, &plain);
+        if q::encrypt_secret(db, id, &plain, &enc).await? {
+            converted += 1;
+        }
+    }
+    if converted > 0 {
+        tracing::info!(converted, "encrypted plaintext webhook secrets");
+    }
+    Ok(converted)
 }
 
 /// Queues `event_type` with `data` for every enabled subscription of the project that
@@ -156,26 +188,48 @@ pub fn verify(secret: &[u8], body: &[u8], header: &str) -> bool {
     mac.verify_slice(&sig).is_ok()
 }
 
-/// The HTTP client deliveries use; register it with [`install`].
+/// What deliveries need: the HTTP client, and the key that decrypts stored secrets.
+/// Register it with [`install`].
 #[derive(Clone, Debug)]
-pub struct WebhookClient(reqwest::Client);
+pub struct WebhookClient {
+    http: reqwest::Client,
+    secrets: Option<SecretCipher>,
+}
 
 impl WebhookClient {
-    pub fn new(timeout: Duration) -> Result<Self> {
-        let client = reqwest::Client::builder()
+    /// `secrets` may be None in a worker started without `CAIRN_SECRET_KEY`: it can
+    /// then deliver only subscriptions whose secret is still plaintext.
+    pub fn new(timeout: Duration, secrets: Option<SecretCipher>) -> Result<Self> {
+        let http = reqwest::Client::builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("cairn-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Other(anyhow::anyhow!("could not build the webhook HTTP client: {e}")))?;
-        Ok(Self(client))
+        Ok(Self { http, secrets })
+    }
+
+    /// The HMAC key of a delivery: decrypted, or the legacy plaintext.
+    fn secret(&self, out: &q::OutgoingRow) -> std::result::Result<String, SecretError> {
+        match (&out.secret_enc, &out.secret) {
+            (Some(enc), _) => {
+                self.secrets.as_ref().ok_or(SecretError::NoKey)?.decrypt(PURPOSE_WEBHOOK_SECRET, enc)
+            }
+            (None, Some(plain)) => Ok(plain.clone()),
+            // The table's check constraint makes this unreachable.
+            (None, None) => Err(SecretError::UnknownFormat),
+        }
     }
 }
 
 /// Adds webhook delivery to a worker's registry, with a client that gives up on a
-/// request after `timeout`.
-pub fn install(registry: JobRegistry, timeout: Duration) -> Result<JobRegistry> {
-    Ok(registry.register::<DeliverWebhook>().provide(WebhookClient::new(timeout)?))
+/// request after `timeout` and decrypts secrets with `secrets` (`AppState::secrets()`).
+pub fn install(
+    registry: JobRegistry,
+    timeout: Duration,
+    secrets: Option<SecretCipher>,
+) -> Result<JobRegistry> {
+    Ok(registry.register::<DeliverWebhook>().provide(WebhookClient::new(timeout, secrets)?))
 }
 
 /// Sends one delivery; an attempt per job attempt.
@@ -214,10 +268,21 @@ impl Job for DeliverWebhook {
             created_at: out.created_at,
             data: &out.payload,
         })?;
-        let signature = sign(out.secret.as_bytes(), &body);
+        let secret = match client.secret(&out) {
+            Ok(s) => s,
+            Err(e) => {
+                // Not retried as a transport failure is: without the right key no attempt
+                // can succeed. The log says which setting to fix.
+                let message = format!("not sent: {e}");
+                q::record_attempt(db, id, ctx.attempt(), None, Some(&message), 0).await?;
+                q::set_delivery_state(db, id, DeliveryState::Failed).await?;
+                return Err(Permanent(message).into());
+            }
+        };
+        let signature = sign(secret.as_bytes(), &body);
         let started = Instant::now();
         let sent = client
-            .0
+            .http
             .post(&out.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(SIGNATURE_HEADER, &signature)

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod datasets;
+pub mod data_sources;
 pub mod jobs;
 pub mod lineage;
 pub mod overview;

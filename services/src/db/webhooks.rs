@@ -17,7 +17,6 @@ pub struct WebhookRow {
     pub webhook_id: Uuid,
     pub project_id: Uuid,
     pub url: String,
-    pub secret: String,
     pub event_types: Vec<String>,
     pub description: String,
     pub enabled: bool,
@@ -29,18 +28,18 @@ pub async fn insert(
     db: impl PgExecutor<'_>,
     project_id: Uuid,
     url: &str,
-    secret: &str,
+    secret_enc: &str,
     event_types: &[String],
     description: &str,
 ) -> sqlx::Result<WebhookRow> {
     sqlx::query_as!(
         WebhookRow,
-        "insert into webhook (project_id, url, secret, event_types, description)
+        "insert into webhook (project_id, url, secret_enc, event_types, description)
          values ($1, $2, $3, $4, $5)
-         returning webhook_id, project_id, url, secret, event_types, description, enabled, created_at, updated_at",
+         returning webhook_id, project_id, url, event_types, description, enabled, created_at, updated_at",
         project_id,
         url,
-        secret,
+        secret_enc,
         event_types,
         description,
     )
@@ -51,7 +50,7 @@ pub async fn insert(
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<WebhookRow>> {
     sqlx::query_as!(
         WebhookRow,
-        "select webhook_id, project_id, url, secret, event_types, description, enabled, created_at, updated_at
+        "select webhook_id, project_id, url, event_types, description, enabled, created_at, updated_at
          from webhook where webhook_id = $1",
         id,
     )
@@ -62,7 +61,7 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Webho
 pub async fn list(db: impl PgExecutor<'_>, project_id: Option<Uuid>) -> sqlx::Result<Vec<WebhookRow>> {
     sqlx::query_as!(
         WebhookRow,
-        "select webhook_id, project_id, url, secret, event_types, description, enabled, created_at, updated_at
+        "select webhook_id, project_id, url, event_types, description, enabled, created_at, updated_at
          from webhook where ($1::uuid is null or project_id = $1)
          order by created_at, webhook_id",
         project_id,
@@ -137,20 +136,51 @@ pub struct OutgoingRow {
     pub payload: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub url: String,
-    pub secret: String,
+    /// Legacy plaintext secret (rows made before encryption and not converted yet).
+    pub secret: Option<String>,
+    /// The secret encrypted under `CAIRN_SECRET_KEY` (`v1:...`).
+    pub secret_enc: Option<String>,
     pub enabled: bool,
 }
 
 pub async fn outgoing(db: impl PgExecutor<'_>, delivery_id: Uuid) -> sqlx::Result<Option<OutgoingRow>> {
     sqlx::query_as!(
         OutgoingRow,
-        "select d.webhook_delivery_id, d.event_type, d.payload, d.created_at, w.url, w.secret, w.enabled
+        "select d.webhook_delivery_id, d.event_type, d.payload, d.created_at, w.url, w.secret, w.secret_enc, w.enabled
          from webhook_delivery d join webhook w using (webhook_id)
          where d.webhook_delivery_id = $1",
         delivery_id,
     )
     .fetch_optional(db)
     .await
+}
+
+/// Subscriptions whose secret is still stored in plain text: (id, secret).
+pub async fn plaintext_secrets(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let rows = sqlx::query!(
+        r#"select webhook_id, secret as "secret!" from webhook where secret is not null order by webhook_id"#
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.webhook_id, r.secret)).collect())
+}
+
+/// Replaces a plaintext secret by its encryption, unless the row changed meanwhile.
+pub async fn encrypt_secret(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    plaintext: &str,
+    secret_enc: &str,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query!(
+        "update webhook set secret = null, secret_enc = $3 where webhook_id = $1 and secret = $2",
+        id,
+        plaintext,
+        secret_enc,
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 pub async fn record_attempt(

@@ -24,7 +24,7 @@
 //! let registry = JobRegistry::new()
 //!     .register::<TrainStep>()              // every kind this process runs
 //!     .provide(state.clone());              // handlers: ctx.require::<AppState>()
-//! let registry = services::webhooks::install(registry, Duration::from_secs(10))?;
+//! let registry = services::webhooks::install(registry, Duration::from_secs(10), state.secrets().ok().cloned())?;
 //! let workers = worker::start(pool.clone(), registry, WorkerConfig { concurrency: 4, ..Default::default() });
 //! let scheduler = services::schedule::start(pool.clone(), SchedulerConfig::default());
 //! // ... on SIGTERM:

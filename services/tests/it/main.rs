@@ -5,6 +5,7 @@ mod jobs;
 mod lineage;
 mod projects;
 mod schedules;
+mod sql_source;
 mod support;
 mod tracking;
 mod webhooks;

@@ -2,6 +2,7 @@
 use crate::support::{eventually, fast_config};
 use domain::DEFAULT_PROJECT_ID;
 use services::queue::{self, JobRegistry, JobState, worker};
+use services::secrets::SecretCipher;
 use services::webhooks::{self, NewWebhook, WebhookDeliveryState};
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -63,8 +64,13 @@ async fn receiver(status: u16) -> (String, Arc<Mutex<Vec<Received>>>) {
     (url, got)
 }
 
+/// The key every test encrypts with, as `CAIRN_SECRET_KEY` would give it.
+fn cipher() -> SecretCipher {
+    SecretCipher::from_passphrase("test-key-test-key-test-key-test-key").unwrap()
+}
+
 fn registry() -> JobRegistry {
-    webhooks::install(JobRegistry::new(), Duration::from_secs(5)).unwrap()
+    webhooks::install(JobRegistry::new(), Duration::from_secs(5), Some(cipher())).unwrap()
 }
 
 const SECRET: &str = "a-test-secret-of-some-length";
@@ -76,7 +82,7 @@ async fn subscribe(pool: &PgPool, url: &str, events: &[&str]) -> domain::Webhook
         event_types: events.iter().map(|s| s.to_string()).collect(),
         description: String::new(),
     };
-    webhooks::create(pool, None, new).await.unwrap().webhook_id
+    webhooks::create(pool, &cipher(), None, new).await.unwrap().webhook_id
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -166,10 +172,16 @@ async fn subscriptions_are_validated(pool: PgPool) {
         event_types: vec![],
         description: String::new(),
     };
-    assert!(matches!(webhooks::create(&pool, None, new.clone()).await, Err(services::Error::Validation(_))));
+    assert!(matches!(
+        webhooks::create(&pool, &cipher(), None, new.clone()).await,
+        Err(services::Error::Validation(_))
+    ));
     new.url = "http://127.0.0.1:9/x".into();
     new.secret = "short".into();
-    assert!(matches!(webhooks::create(&pool, None, new).await, Err(services::Error::Validation(_))));
+    assert!(matches!(
+        webhooks::create(&pool, &cipher(), None, new).await,
+        Err(services::Error::Validation(_))
+    ));
 
     // A disabled subscription gets no deliveries; a deleted one is gone.
     let id = subscribe(&pool, "http://127.0.0.1:9/x", &[]).await;
@@ -183,4 +195,104 @@ async fn subscriptions_are_validated(pool: PgPool) {
     webhooks::delete(&pool, id).await.unwrap();
     assert!(webhooks::list(&pool, None).await.unwrap().is_empty());
     assert!(matches!(webhooks::get(&pool, id).await, Err(services::Error::NotFound { .. })));
+}
+
+/// Emits one event to every subscriber and runs a worker with `registry` until the
+/// delivery is no longer pending; returns its final state.
+async fn deliver_one(
+    pool: &PgPool,
+    registry: JobRegistry,
+) -> (domain::WebhookDeliveryId, WebhookDeliveryState) {
+    let mut tx = pool.begin().await.unwrap();
+    let ids =
+        webhooks::emit(&mut tx, DEFAULT_PROJECT_ID, "run.finished", &serde_json::json!({})).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(ids.len(), 1);
+    let w = worker::start(pool.clone(), registry, fast_config("hooks"));
+    let done = eventually(Duration::from_secs(15), || async {
+        webhooks::delivery(pool, ids[0]).await.unwrap().state != WebhookDeliveryState::Pending
+    })
+    .await;
+    w.shutdown().await;
+    assert!(done, "the delivery stayed pending");
+    (ids[0], webhooks::delivery(pool, ids[0]).await.unwrap().state)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn secrets_are_stored_encrypted_and_still_sign(pool: PgPool) {
+    let (url, got) = receiver(200).await;
+    let id = subscribe(&pool, &url, &[]).await;
+    let (plain, enc): (Option<String>, Option<String>) =
+        sqlx::query_as("select secret, secret_enc from webhook where webhook_id = $1")
+            .bind(id.0)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(plain, None, "no plaintext column value");
+    let enc = enc.unwrap();
+    assert!(enc.starts_with("v1:") && !enc.contains(SECRET), "{enc}");
+
+    let (_, state) = deliver_one(&pool, registry()).await;
+    assert_eq!(state, WebhookDeliveryState::Succeeded);
+    let got = got.lock().unwrap().clone();
+    let req = &got[0];
+    assert!(webhooks::verify(SECRET.as_bytes(), &req.body, &req.headers["x-cairn-signature"]));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn plaintext_secrets_from_before_still_sign_and_are_encrypted_at_start(pool: PgPool) {
+    let (url, got) = receiver(200).await;
+    // A row as the previous version wrote it.
+    let id: uuid::Uuid =
+        sqlx::query_scalar("insert into webhook (url, secret) values ($1, $2) returning webhook_id")
+            .bind(&url)
+            .bind(SECRET)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    // Delivered as it is, even by a worker without a key.
+    let no_key = webhooks::install(JobRegistry::new(), Duration::from_secs(5), None).unwrap();
+    let (_, state) = deliver_one(&pool, no_key).await;
+    assert_eq!(state, WebhookDeliveryState::Succeeded);
+    let body = got.lock().unwrap()[0].clone();
+    assert!(webhooks::verify(SECRET.as_bytes(), &body.body, &body.headers["x-cairn-signature"]));
+
+    // `cairn serve` converts it at start-up, once.
+    assert_eq!(webhooks::encrypt_plaintext_secrets(&pool, &cipher()).await.unwrap(), 1);
+    assert_eq!(webhooks::encrypt_plaintext_secrets(&pool, &cipher()).await.unwrap(), 0);
+    let (plain, enc): (Option<String>, Option<String>) =
+        sqlx::query_as("select secret, secret_enc from webhook where webhook_id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(plain, None);
+    assert!(!enc.unwrap().contains(SECRET));
+    let (_, state) = deliver_one(&pool, registry()).await;
+    assert_eq!(state, WebhookDeliveryState::Succeeded);
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2);
+    assert!(webhooks::verify(SECRET.as_bytes(), &got[1].body, &got[1].headers["x-cairn-signature"]));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_worker_with_another_key_fails_the_delivery_and_says_why(pool: PgPool) {
+    let (url, got) = receiver(200).await;
+    subscribe(&pool, &url, &[]).await;
+    let other = SecretCipher::from_passphrase("another-key-another-key-another-key").unwrap();
+    let wrong = webhooks::install(JobRegistry::new(), Duration::from_secs(5), Some(other)).unwrap();
+    let (id, state) = deliver_one(&pool, wrong).await;
+    assert_eq!(state, WebhookDeliveryState::Failed);
+    assert!(got.lock().unwrap().is_empty(), "nothing was sent unsigned or wrongly signed");
+    let attempts = webhooks::attempts(&pool, id).await.unwrap();
+    assert_eq!(attempts.len(), 1, "not retried: another attempt cannot succeed");
+    let error = attempts[0].error.clone().unwrap();
+    assert!(error.contains("stored secret cannot be decrypted: CAIRN_SECRET_KEY changed?"), "{error}");
+
+    // Without any key the message names the setting.
+    let no_key = webhooks::install(JobRegistry::new(), Duration::from_secs(5), None).unwrap();
+    let (id, state) = deliver_one(&pool, no_key).await;
+    assert_eq!(state, WebhookDeliveryState::Failed);
+    let error = webhooks::attempts(&pool, id).await.unwrap()[0].error.clone().unwrap();
+    assert!(error.contains("CAIRN_SECRET_KEY"), "{error}");
 }
