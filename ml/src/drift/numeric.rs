@@ -58,7 +58,9 @@ pub struct NumericReference {
 }
 
 /// The stored form; checked on the way in so a damaged reference is an error,
-/// not a panic later.
+/// not a panic later. Store it in a format that keeps every bit of an f64
+/// (serde_json with `float_roundtrip`, or a binary format) so a reloaded
+/// reference gives the same figures to the last digit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct NumericReferenceData {
     count: u64,
@@ -79,7 +81,7 @@ impl From<NumericReference> for NumericReferenceData {
 impl TryFrom<NumericReferenceData> for NumericReference {
     type Error = DriftError;
 
-    fn try_from(d: NumericReferenceData) -> Result<Self, DriftError> {
+    fn try_from(mut d: NumericReferenceData) -> Result<Self, DriftError> {
         let corrupt = |what: &str| Err(DriftError::CorruptReference(what.to_string()));
         if d.count == 0 {
             return corrupt("it has no values");
@@ -87,29 +89,33 @@ impl TryFrom<NumericReferenceData> for NumericReference {
         if d.psi_counts.len() != d.psi_cuts.len() + 1 || d.psi_counts.iter().sum::<u64>() != d.count {
             return corrupt("its PSI bins do not add up to its value count");
         }
-        if !strictly_increasing(&d.psi_cuts) {
+        if !non_decreasing(&d.psi_cuts) {
             return corrupt("its PSI cuts are not finite and increasing");
         }
         let bins = d.histogram_counts.len();
         if bins == 0 || bins > MAX_HISTOGRAM_BINS || d.histogram_edges.len() != bins + 1 {
             return corrupt("its histogram edges do not match its bins");
         }
-        if d.histogram_counts.iter().sum::<u64>() != d.count || !strictly_increasing(&d.histogram_edges) {
+        if d.histogram_counts.iter().sum::<u64>() != d.count || !non_decreasing(&d.histogram_edges) {
             return corrupt("its histogram is not consistent");
         }
-        if d.sample.is_empty()
-            || d.sample.len() as u64 > d.count
-            || d.sample.iter().any(|v| !v.is_finite())
-            || d.sample.windows(2).any(|w| w[0] > w[1])
-        {
-            return corrupt("its KS sample is not sorted finite values");
+        if d.sample.is_empty() || d.sample.len() as u64 > d.count || d.sample.iter().any(|v| !v.is_finite()) {
+            return corrupt("its KS sample is not finite values");
+        }
+        // A text format that rounds the last bit (serde_json without its
+        // `float_roundtrip` feature does) can swap neighbours; re-sort rather
+        // than reject.
+        if d.sample.windows(2).any(|w| w[0] > w[1]) {
+            d.sample.sort_unstable_by(f64::total_cmp);
         }
         Ok(NumericReference { data: d })
     }
 }
 
-fn strictly_increasing(v: &[f64]) -> bool {
-    v.iter().all(|x| x.is_finite()) && v.windows(2).all(|w| w[0] < w[1])
+/// Finite and non-decreasing. Equal neighbours only arise from a lossy round
+/// trip and are harmless: the bin between them is empty on both sides.
+fn non_decreasing(v: &[f64]) -> bool {
+    v.iter().all(|x| x.is_finite()) && v.windows(2).all(|w| w[0] <= w[1])
 }
 
 impl NumericReference {
@@ -471,7 +477,7 @@ mod tests {
         assert_eq!(back, r);
 
         let mut broken = json.clone();
-        broken["sample"] = serde_json::json!([3.0, 1.0]);
+        broken["sample"] = serde_json::json!([]);
         let err = serde_json::from_value::<NumericReference>(broken).unwrap_err();
         assert!(err.to_string().contains("KS sample"), "{err}");
         let mut broken = json;
