@@ -59,7 +59,9 @@ impl ColumnData {
                 v.iter().map(|x| x.map_or(f64::NAN, |x| x as f64)).collect()
             }
             ColumnData::Float(v) => v.iter().map(|x| x.unwrap_or(f64::NAN)).collect(),
-            ColumnData::Bool(v) => v.iter().map(|x| x.map_or(f64::NAN, |b| if b { 1.0 } else { 0.0 })).collect(),
+            ColumnData::Bool(v) => {
+                v.iter().map(|x| x.map_or(f64::NAN, |b| if b { 1.0 } else { 0.0 })).collect()
+            }
             ColumnData::Str(_) => return None,
         })
     }

@@ -234,10 +234,17 @@ pub fn categorical_drift(
 
     let mut shifts: Vec<CategoryShift> = rows
         .iter()
-        .map(|&(k, r, c)| CategoryShift { category: k.to_owned(), reference: r as f64 / nr, current: c as f64 / nc })
+        .map(|&(k, r, c)| CategoryShift {
+            category: k.to_owned(),
+            reference: r as f64 / nr,
+            current: c as f64 / nc,
+        })
         .collect();
     shifts.sort_by(|a, b| {
-        (b.current - b.reference).abs().total_cmp(&(a.current - a.reference).abs()).then_with(|| a.category.cmp(&b.category))
+        (b.current - b.reference)
+            .abs()
+            .total_cmp(&(a.current - a.reference).abs())
+            .then_with(|| a.category.cmp(&b.category))
     });
     shifts.truncate(TOP_SHIFTS);
 
@@ -320,14 +327,17 @@ mod tests {
 
     #[test]
     fn bool_columns_count_as_true_and_false() {
-        let c = CategoryCounts::from_column(&ColumnData::Bool(vec![Some(true), None, Some(false), Some(true)])).unwrap();
+        let c =
+            CategoryCounts::from_column(&ColumnData::Bool(vec![Some(true), None, Some(false), Some(true)]))
+                .unwrap();
         assert_eq!((c.get("true"), c.get("false"), c.missing()), (2, 1, 1));
         assert!(CategoryCounts::from_column(&ColumnData::Int(vec![])).is_none());
     }
 
     #[test]
     fn stored_references_round_trip_and_reject_damage() {
-        let r = CategoricalReference::from_counts([("b".into(), 2), ("a".into(), 1), ("b".into(), 3)], 4).unwrap();
+        let r = CategoricalReference::from_counts([("b".into(), 2), ("a".into(), 1), ("b".into(), 3)], 4)
+            .unwrap();
         assert_eq!(r.categories(), &[("a".to_string(), 1), ("b".to_string(), 5)]);
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(serde_json::from_value::<CategoricalReference>(json).unwrap(), r);

@@ -7,7 +7,9 @@
 //! the training data's, so they would always "drift").
 
 use super::categorical::{CategoricalReference, CategoryCounts, categorical_drift};
-use super::numeric::{DEFAULT_HISTOGRAM_BINS, NumericReference, check_options, numeric_drift_sorted, sorted_finite};
+use super::numeric::{
+    DEFAULT_HISTOGRAM_BINS, NumericReference, check_options, numeric_drift_sorted, sorted_finite,
+};
 use super::{DriftError, parallel};
 use crate::frame::{Column, ColumnData, Frame};
 use domain::datasets::ColumnType;
@@ -51,7 +53,9 @@ pub enum Baseline {
     Numeric(NumericReference),
     Categorical(CategoricalReference),
     /// Every baseline value was missing: the column reports insufficient data.
-    Empty { missing: u64 },
+    Empty {
+        missing: u64,
+    },
     /// Not compared (timestamps).
     Skipped,
 }
@@ -76,7 +80,12 @@ impl FrameReference {
 
 fn column_reference(c: &Column, options: &DriftOptions) -> Result<ColumnReference, DriftError> {
     let baseline = if let Some((sorted, missing)) = numeric_values(&c.data) {
-        match NumericReference::from_sorted(sorted, missing, options.histogram_bins, options.max_reference_sample) {
+        match NumericReference::from_sorted(
+            sorted,
+            missing,
+            options.histogram_bins,
+            options.max_reference_sample,
+        ) {
             Ok(r) => Baseline::Numeric(r),
             Err(DriftError::EmptyReference { missing }) => Baseline::Empty { missing },
             Err(e) => return Err(e),
@@ -97,7 +106,9 @@ fn column_reference(c: &Column, options: &DriftOptions) -> Result<ColumnReferenc
 fn numeric_values(data: &ColumnData) -> Option<(Vec<f64>, u64)> {
     match data {
         ColumnData::Float(v) => Some(sorted_finite(v.iter().map(|x| x.unwrap_or(f64::NAN)), v.len())),
-        ColumnData::Int(v) => Some(sorted_finite(v.iter().map(|x| x.map_or(f64::NAN, |i| i as f64)), v.len())),
+        ColumnData::Int(v) => {
+            Some(sorted_finite(v.iter().map(|x| x.map_or(f64::NAN, |i| i as f64)), v.len()))
+        }
         ColumnData::Bool(_) | ColumnData::Str(_) | ColumnData::Timestamp(_) => None,
     }
 }
@@ -135,7 +146,9 @@ fn column_drift(r: &ColumnReference, current: Option<&Column>, config: &DriftCon
             format!("{} columns are not compared for drift", r.column_type)
         }
         (_, None) => "the column is missing from the current data".to_string(),
-        (Baseline::Empty { missing }, Some(_)) => DriftError::EmptyReference { missing: *missing }.to_string(),
+        (Baseline::Empty { missing }, Some(_)) => {
+            DriftError::EmptyReference { missing: *missing }.to_string()
+        }
         (Baseline::Numeric(reference), Some(c)) => match numeric_values(&c.data) {
             None => incomparable(c),
             Some((sorted, missing)) => match numeric_drift_sorted(reference, &sorted, missing) {
