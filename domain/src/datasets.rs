@@ -46,9 +46,8 @@ impl std::fmt::Display for ColumnType {
 impl std::str::FromStr for ColumnType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ColumnType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s.trim().to_ascii_lowercase())
-            .ok_or_else(|| format!("unknown column type `{s}`: use one of int, float, bool, string, timestamp"))
+        ColumnType::ALL.into_iter().find(|t| t.as_str() == s.trim().to_ascii_lowercase()).ok_or_else(|| {
+            format!("unknown column type `{s}`: use one of int, float, bool, string, timestamp")
+        })
     }
 }

@@ -184,7 +184,8 @@ impl DriftThresholds {
     /// Distances must be finite and positive, p-value levels and `warn_fraction`
     /// in (0, 1]. `prefix` names where these thresholds sit in the input.
     pub fn validate(&self, prefix: &str) -> Result<(), ValidationError> {
-        let positive = [("psi", self.psi), ("js_divergence", self.js_divergence), ("l_infinity", self.l_infinity)];
+        let positive =
+            [("psi", self.psi), ("js_divergence", self.js_divergence), ("l_infinity", self.l_infinity)];
         for (name, v) in positive {
             if !(v.is_finite() && v > 0.0) {
                 return Err(ValidationError::new(
@@ -421,7 +422,10 @@ mod tests {
     #[test]
     fn statuses_serialise_in_snake_case_and_order_by_severity() {
         assert_eq!(serde_json::to_string(&DriftStatus::InsufficientData).unwrap(), r#""insufficient_data""#);
-        assert_eq!(serde_json::to_string(&DriftStatistic::ChiSquaredPValue).unwrap(), r#""chi_squared_p_value""#);
+        assert_eq!(
+            serde_json::to_string(&DriftStatistic::ChiSquaredPValue).unwrap(),
+            r#""chi_squared_p_value""#
+        );
         assert!(DriftStatus::Pass < DriftStatus::Warn && DriftStatus::Warn < DriftStatus::Fail);
         let t: DriftThresholds = serde_json::from_str("{}").unwrap();
         assert_eq!(t, DriftThresholds::default());

@@ -269,7 +269,7 @@ pub fn categorical_drift(
 /// no degrees of freedom (one category on both sides) the tables agree: p = 1,
 /// as SciPy's `chi2_contingency` returns.
 pub fn chi_squared_sf(x: f64, dof: u64) -> f64 {
-    if dof == 0 || !(x > 0.0) {
+    if dof == 0 || x.is_nan() || x <= 0.0 {
         return 1.0;
     }
     if x.is_infinite() {

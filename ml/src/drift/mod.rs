@@ -22,7 +22,10 @@ pub mod table;
 
 pub use categorical::{CategoricalReference, CategoryCounts, categorical_drift, chi_squared_sf};
 pub use kolmogorov::{kolmogorov_sf, ks_2samp_p_value};
-pub use numeric::{NumericReference, ks_statistic, numeric_drift};
+pub use numeric::{
+    NumericReference, js_divergence_sorted, ks_statistic, numeric_drift, numeric_drift_sorted, psi_sorted,
+    sort_finite,
+};
 pub use table::{Baseline, ColumnReference, DriftOptions, FrameReference, drift_frame};
 
 /// Why drift could not be computed.

@@ -217,7 +217,12 @@ pub fn numeric_drift(reference: &NumericReference, current: &[f64]) -> Result<Nu
     numeric_drift_sorted(reference, &sorted, missing)
 }
 
-/// The finite values of `values` sorted ascending, and how many were skipped.
+/// The finite values of `values` sorted ascending, and how many were skipped
+/// (the first stage of [`numeric_drift`]).
+pub fn sort_finite(values: &[f64]) -> (Vec<f64>, u64) {
+    sorted_finite(values.iter().copied(), values.len())
+}
+
 pub(crate) fn sorted_finite(values: impl Iterator<Item = f64>, len_hint: usize) -> (Vec<f64>, u64) {
     let mut out = Vec::with_capacity(len_hint);
     let mut missing = 0u64;
@@ -232,8 +237,9 @@ pub(crate) fn sorted_finite(values: impl Iterator<Item = f64>, len_hint: usize) 
     (out, missing)
 }
 
-/// Drift of already sorted finite current values.
-pub(crate) fn numeric_drift_sorted(
+/// Drift of current values that are already finite and sorted ascending (as
+/// [`sort_finite`] returns them), with `missing` skipped values.
+pub fn numeric_drift_sorted(
     reference: &NumericReference,
     sorted: &[f64],
     missing: u64,
@@ -247,13 +253,8 @@ pub(crate) fn numeric_drift_sorted(
     let ks_statistic = ks_statistic(&r.sample, sorted);
     let ks_p_value = ks_2samp_p_value(ks_statistic, r.count, n);
 
-    let psi_reference = shares(&r.psi_counts, r.count);
-    let psi_current = shares(&psi_bin_counts(sorted, &r.psi_cuts), n);
-    let psi = psi(&psi_reference, &psi_current);
-
-    let histogram_reference = shares(&r.histogram_counts, r.count);
-    let histogram_current = shares(&histogram_counts(sorted, &r.histogram_edges), n);
-    let js_divergence = js_divergence(&histogram_reference, &histogram_current);
+    let (psi, psi_reference, psi_current) = psi_sorted(reference, sorted);
+    let (js_divergence, histogram_reference, histogram_current) = js_divergence_sorted(reference, sorted);
 
     Ok(NumericDrift {
         reference_count: r.count,
@@ -273,6 +274,25 @@ pub(crate) fn numeric_drift_sorted(
         histogram_reference,
         histogram_current,
     })
+}
+
+/// PSI of sorted finite current values, with the baseline's and the current
+/// shares of each PSI bin (a stage of [`numeric_drift_sorted`]).
+pub fn psi_sorted(reference: &NumericReference, sorted: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+    let r = &reference.data;
+    let reference_shares = shares(&r.psi_counts, r.count);
+    let current_shares = shares(&psi_bin_counts(sorted, &r.psi_cuts), sorted.len() as u64);
+    (psi(&reference_shares, &current_shares), reference_shares, current_shares)
+}
+
+/// Jensen–Shannon divergence of sorted finite current values, with the
+/// baseline's and the current histogram shares (a stage of
+/// [`numeric_drift_sorted`]).
+pub fn js_divergence_sorted(reference: &NumericReference, sorted: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+    let r = &reference.data;
+    let reference_shares = shares(&r.histogram_counts, r.count);
+    let current_shares = shares(&histogram_counts(sorted, &r.histogram_edges), sorted.len() as u64);
+    (js_divergence(&reference_shares, &current_shares), reference_shares, current_shares)
 }
 
 /// numpy's `quantile(sorted, q, method="linear")` of a non-empty sorted slice,
@@ -343,7 +363,7 @@ fn evenly_spaced(sorted: &[f64], m: usize) -> Vec<f64> {
 }
 
 fn shares(counts: &[u64], total: u64) -> Vec<f64> {
-    let total = total as f64;
+    let total = total.max(1) as f64;
     counts.iter().map(|&c| c as f64 / total).collect()
 }
 
