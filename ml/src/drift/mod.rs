@@ -18,6 +18,7 @@ pub mod categorical;
 pub mod kolmogorov;
 pub mod numeric;
 mod parallel;
+mod sort;
 pub mod table;
 
 pub use categorical::{CategoricalReference, CategoryCounts, categorical_drift, chi_squared_sf};

@@ -7,9 +7,8 @@
 //! the training data's, so they would always "drift").
 
 use super::categorical::{CategoricalReference, CategoryCounts, categorical_drift};
-use super::numeric::{
-    DEFAULT_HISTOGRAM_BINS, NumericReference, check_options, numeric_drift_sorted, sorted_finite,
-};
+use super::numeric::{DEFAULT_HISTOGRAM_BINS, NumericReference, check_options, numeric_drift_sorted};
+use super::sort::sorted_finite;
 use super::{DriftError, parallel};
 use crate::frame::{Column, ColumnData, Frame};
 use domain::datasets::ColumnType;

@@ -16,8 +16,8 @@
 use super::Report;
 use domain::drift::{DriftConfig, DriftStatistic, DriftStatus};
 use ml::drift::{
-    Baseline, DriftOptions, FrameReference, drift_frame, js_divergence_sorted, ks_2samp_p_value, ks_statistic,
-    psi_sorted, sort_finite,
+    Baseline, DriftOptions, FrameReference, drift_frame, js_divergence_sorted, ks_2samp_p_value,
+    ks_statistic, psi_sorted, sort_finite,
 };
 use ml::frame::{Column, ColumnData, Frame};
 use std::time::{Duration, Instant};
@@ -33,7 +33,10 @@ pub struct Settings {
 }
 
 pub fn run(s: &Settings) -> anyhow::Result<Report> {
-    anyhow::ensure!(s.rows > 0 && s.baseline_rows > 0 && s.columns > 0, "rows, baseline rows and columns must be > 0");
+    anyhow::ensure!(
+        s.rows > 0 && s.baseline_rows > 0 && s.columns > 0,
+        "rows, baseline rows and columns must be > 0"
+    );
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     let t = Instant::now();
@@ -66,12 +69,19 @@ pub fn run(s: &Settings) -> anyhow::Result<Report> {
 
     let cells = (s.rows * s.columns) as f64;
     let mut notes = vec![
-        format!("{} rows x {} numeric columns against a baseline of {} rows", s.rows, s.columns, s.baseline_rows),
+        format!(
+            "{} rows x {} numeric columns against a baseline of {} rows",
+            s.rows, s.columns, s.baseline_rows
+        ),
         format!(
             "drift_frame on {threads} threads; runs: {}",
             times.iter().map(|t| format!("{t:.3} s")).collect::<Vec<_>>().join(", ")
         ),
-        format!("first {} columns undrifted, the rest shifted (and some scaled); seed {}", s.columns / 2, s.seed),
+        format!(
+            "first {} columns undrifted, the rest shifted (and some scaled); seed {}",
+            s.columns / 2,
+            s.seed
+        ),
         "stage times: each stage alone on one thread, summed over columns".into(),
     ];
     if let Some(m) = s.max_reference_sample {
@@ -89,7 +99,7 @@ pub fn run(s: &Settings) -> anyhow::Result<Report> {
             ("drift_seconds", drift_best, "s (best run: all statistics, all columns)"),
             ("drift_seconds_worst", drift_worst, "s"),
             ("values_per_second", cells / drift_best, "values/s"),
-            ("stage_sort_seconds", stages.sort.as_secs_f64(), "s (skip missing + radix sort)"),
+            ("stage_sort_seconds", stages.sort.as_secs_f64(), "s (skip missing + sort)"),
             ("stage_ks_statistic_seconds", stages.ks.as_secs_f64(), "s (merge with sorted baseline)"),
             ("stage_ks_p_value_seconds", stages.ks_p.as_secs_f64(), "s"),
             ("stage_psi_seconds", stages.psi.as_secs_f64(), "s"),
@@ -146,8 +156,13 @@ struct Stages {
 }
 
 fn stage_breakdown(reference: &FrameReference, current: &Frame) -> Stages {
-    let mut st =
-        Stages { sort: Duration::ZERO, ks: Duration::ZERO, ks_p: Duration::ZERO, psi: Duration::ZERO, js: Duration::ZERO };
+    let mut st = Stages {
+        sort: Duration::ZERO,
+        ks: Duration::ZERO,
+        ks_p: Duration::ZERO,
+        psi: Duration::ZERO,
+        js: Duration::ZERO,
+    };
     for col in reference.columns() {
         let (Baseline::Numeric(r), Some(c)) = (&col.baseline, current.column(&col.name)) else { continue };
         let Some(values) = c.data.to_f64() else { continue };
