@@ -326,6 +326,18 @@ mod tests {
     }
 
     #[test]
+    fn chi_squared_p_values_stay_in_range_at_extremes() {
+        for dof in [1u64, 2, 10, 1_000, 100_000, 10_000_000] {
+            for x in [1e-300, 1e-3, 1.0, dof as f64 * 0.5, dof as f64, dof as f64 * 2.0, 1e9, 1e300] {
+                let p = chi_squared_sf(x, dof);
+                assert!((0.0..=1.0).contains(&p), "chi2.sf({x}, {dof}) = {p}");
+            }
+        }
+        assert_eq!(chi_squared_sf(f64::INFINITY, 3), 0.0);
+        assert_eq!(chi_squared_sf(f64::NAN, 3), 1.0);
+    }
+
+    #[test]
     fn bool_columns_count_as_true_and_false() {
         let c =
             CategoryCounts::from_column(&ColumnData::Bool(vec![Some(true), None, Some(false), Some(true)]))
