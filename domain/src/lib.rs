@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod build;
 pub mod datasets;
+pub mod drift;
 pub mod ids;
 pub mod jobs;
 pub mod overview;

@@ -4,6 +4,7 @@
 //! Architecture invariant: `ml` depends on `domain` only (plus numeric crates);
 //! it never sees sqlx, tokio, axum or leptos.
 
+pub mod drift;
 pub mod frame;
 pub mod prepare;
 pub mod profile;

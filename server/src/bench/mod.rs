@@ -1,9 +1,10 @@
 //! `cairn bench ...`: benchmarks that anyone can repeat. Each needs only
-//! `DATABASE_URL` (it creates and drops its own scratch database), prints its
-//! figures, and with `--json` ends with one JSON object of them. Benchmarks
-//! measure; tests check behaviour.
+//! `DATABASE_URL` (it creates and drops its own scratch database; `drift` needs
+//! none), prints its figures, and with `--json` ends with one JSON object of
+//! them. Benchmarks measure; tests check behaviour.
 
 pub mod auth;
+pub mod drift;
 pub mod tracking;
 
 use crate::config::DatabaseArgs;
@@ -19,6 +20,36 @@ pub enum BenchCommand {
     Queue(QueueBenchArgs),
     /// MLflow-style tracking over HTTP: log-batch ingest, get-history, runs/search.
     Tracking(TrackingBenchArgs),
+    /// Drift statistics (PSI, KS + p-value, JS) on generated numeric columns; no database.
+    Drift(DriftBenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DriftBenchArgs {
+    /// Rows of the current data.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: usize,
+    /// Rows of the baseline the reference is prepared from.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub baseline_rows: usize,
+    /// Numeric columns (half of them drifted).
+    #[arg(long, default_value_t = 20)]
+    pub columns: usize,
+    /// Histogram bins for the JS divergence.
+    #[arg(long, default_value_t = 20)]
+    pub bins: usize,
+    /// Keep at most this many sorted baseline values per column for KS.
+    #[arg(long)]
+    pub max_reference_sample: Option<usize>,
+    /// Times the drift check is repeated (the best run is reported).
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Seed of the generated data.
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+    /// End with one JSON object of the figures.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -85,6 +116,21 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             let result = tracking::run(&scratch.pool, &settings).await;
             scratch.drop().await?;
             result?.print(args.bench.json);
+            Ok(())
+        }
+        BenchCommand::Drift(args) => {
+            let settings = drift::Settings {
+                rows: args.rows,
+                baseline_rows: args.baseline_rows,
+                columns: args.columns,
+                bins: args.bins,
+                max_reference_sample: args.max_reference_sample,
+                runs: args.runs,
+                seed: args.seed,
+            };
+            // CPU-bound for seconds: off the async runtime's threads.
+            let report = tokio::task::spawn_blocking(move || drift::run(&settings)).await??;
+            report.print(args.json);
             Ok(())
         }
         BenchCommand::Queue(args) => {
