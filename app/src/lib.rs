@@ -14,9 +14,9 @@ pub mod error;
 pub mod format;
 pub mod live;
 pub mod pages;
-pub mod upload;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod upload;
 
 use components::layout::Layout;
 use leptos::prelude::*;
@@ -25,9 +25,10 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 use pages::{
     about::AboutPage, audit::AuditPage, dataset_version::DatasetVersionPage, datasets::DatasetPage,
-    datasets::DatasetsPage, validation::ValidationPage, experiments::ComparePage, experiments::ExperimentPage,
+    datasets::DatasetsPage, experiments::ComparePage, experiments::ExperimentPage,
     experiments::ExperimentsPage, experiments::RunPage, home::HomePage, jobs::JobPage, jobs::JobsPage,
     login::LoginPage, not_found::NotFound, projects::ProjectsPage, settings::SettingsPage,
+    validation::ValidationPage,
 };
 
 /// The HTML document around the app, rendered on the server only.

@@ -3,7 +3,9 @@
 //! profiles and the version's rows.
 
 use crate::frame::{ColumnData, Frame};
-use domain::datasets::{Anomaly, AnomalyKind, CheckStatus, ColumnInfo, ColumnSchema, ColumnType, DatasetSchema};
+use domain::datasets::{
+    Anomaly, AnomalyKind, CheckStatus, ColumnInfo, ColumnSchema, ColumnType, DatasetSchema,
+};
 use domain::profile::{ColumnProfile, ColumnStats, DatasetProfile};
 use std::collections::{BTreeMap, HashSet};
 
@@ -17,7 +19,8 @@ pub const NULL_RATE_JUMP: f64 = 0.05;
 /// Infers a schema from a version: its types, which columns had missing values, the
 /// categories of low-cardinality string columns and the observed numeric ranges.
 pub fn infer_schema(columns: &[ColumnInfo], profile: &DatasetProfile) -> DatasetSchema {
-    let by_name: BTreeMap<&str, &ColumnProfile> = profile.columns.iter().map(|c| (c.name.as_str(), c)).collect();
+    let by_name: BTreeMap<&str, &ColumnProfile> =
+        profile.columns.iter().map(|c| (c.name.as_str(), c)).collect();
     let columns = columns
         .iter()
         .map(|c| {
@@ -76,7 +79,8 @@ pub fn check(
 ) -> Vec<Anomaly> {
     let mut out = Vec::new();
     let present: BTreeMap<&str, &ColumnInfo> = columns.iter().map(|c| (c.name.as_str(), c)).collect();
-    let profiles: BTreeMap<&str, &ColumnProfile> = profile.columns.iter().map(|c| (c.name.as_str(), c)).collect();
+    let profiles: BTreeMap<&str, &ColumnProfile> =
+        profile.columns.iter().map(|c| (c.name.as_str(), c)).collect();
     let base: BTreeMap<&str, &ColumnProfile> =
         baseline.map(|b| b.columns.iter().map(|c| (c.name.as_str(), c)).collect()).unwrap_or_default();
     let expected: HashSet<&str> = schema.columns.iter().map(|c| c.name.as_str()).collect();
@@ -84,7 +88,12 @@ pub fn check(
     for s in &schema.columns {
         let Some(info) = present.get(s.name.as_str()) else {
             let severity = if s.required { CheckStatus::Fail } else { CheckStatus::Warn };
-            out.push(anomaly(&s.name, AnomalyKind::MissingColumn, severity, format!("column `{}` is missing", s.name)));
+            out.push(anomaly(
+                &s.name,
+                AnomalyKind::MissingColumn,
+                severity,
+                format!("column `{}` is missing", s.name),
+            ));
             continue;
         };
         if info.column_type != s.column_type {
@@ -92,7 +101,10 @@ pub fn check(
                 &s.name,
                 AnomalyKind::TypeChange,
                 CheckStatus::Fail,
-                format!("column `{}` is {} but the schema expects {}", s.name, info.column_type, s.column_type),
+                format!(
+                    "column `{}` is {} but the schema expects {}",
+                    s.name, info.column_type, s.column_type
+                ),
             ));
             continue;
         }
@@ -102,7 +114,10 @@ pub fn check(
                 &s.name,
                 AnomalyKind::UnexpectedNulls,
                 CheckStatus::Fail,
-                format!("column `{}` has {} missing values but the schema does not allow any", s.name, p.missing),
+                format!(
+                    "column `{}` has {} missing values but the schema does not allow any",
+                    s.name, p.missing
+                ),
             ));
         } else if let Some(b) = base.get(s.name.as_str()) {
             let (before, now) = (rate(b), rate(p));
@@ -147,7 +162,11 @@ pub fn check(
                         "column `{}` has {total} values outside the allowed categories: {}{}",
                         s.name,
                         shown.join(", "),
-                        if unseen.len() > 5 { format!(" and {} more", unseen.len() - 5) } else { String::new() }
+                        if unseen.len() > 5 {
+                            format!(" and {} more", unseen.len() - 5)
+                        } else {
+                            String::new()
+                        }
                     ),
                 ));
             }
@@ -211,9 +230,13 @@ mod tests {
     use domain::profile::ProfileConfig;
 
     fn profiled(frame: &Frame) -> (Vec<ColumnInfo>, DatasetProfile) {
-        let cols: Vec<ColumnInfo> =
-            frame.columns.iter().map(|c| ColumnInfo { name: c.name.clone(), column_type: c.data.column_type() }).collect();
-        let schema: Vec<(String, ColumnType)> = cols.iter().map(|c| (c.name.clone(), c.column_type)).collect();
+        let cols: Vec<ColumnInfo> = frame
+            .columns
+            .iter()
+            .map(|c| ColumnInfo { name: c.name.clone(), column_type: c.data.column_type() })
+            .collect();
+        let schema: Vec<(String, ColumnType)> =
+            cols.iter().map(|c| (c.name.clone(), c.column_type)).collect();
         let mut p = Profiler::new(&schema, ProfileConfig::default()).unwrap();
         p.push(frame).unwrap();
         (cols, p.finish())
@@ -234,8 +257,14 @@ mod tests {
         let s = infer_schema(&cols, &profile);
         assert_eq!(s.columns[0].categories, Some(vec!["owner".to_string(), "rent".to_string()]));
         assert!(!s.columns[0].nullable);
-        assert_eq!((s.columns[1].min, s.columns[1].max, s.columns[1].nullable), (Some(20.0), Some(60.0), true));
-        assert!(check(&s, Some(&profile), &cols, &profile, &[f]).is_empty(), "a version passes its own schema");
+        assert_eq!(
+            (s.columns[1].min, s.columns[1].max, s.columns[1].nullable),
+            (Some(20.0), Some(60.0), true)
+        );
+        assert!(
+            check(&s, Some(&profile), &cols, &profile, &[f]).is_empty(),
+            "a version passes its own schema"
+        );
     }
 
     #[test]
@@ -276,6 +305,10 @@ mod tests {
         let found = check(&schema, Some(&bprof), &ccols, &cprof, &[cur]);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].kind, AnomalyKind::OutOfRange);
-        assert!(found[0].message.contains("1 below 20") && found[0].message.contains("1 above 60"), "{}", found[0].message);
+        assert!(
+            found[0].message.contains("1 below 20") && found[0].message.contains("1 above 60"),
+            "{}",
+            found[0].message
+        );
     }
 }

@@ -2,9 +2,9 @@
 //! endpoint (streamed, with progress), not through a server function.
 
 use crate::error::AppError;
+use domain::DatasetId;
 use domain::datasets::{Dataset, DatasetSchema, DatasetVersion, RowPage, StoredSchema};
 use domain::profile::DatasetProfile;
-use domain::DatasetId;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -33,7 +33,7 @@ pub async fn dataset_versions(dataset_id: DatasetId) -> Result<Vec<DatasetVersio
 
 /// A version with its profile: the version page needs both at once.
 #[server(endpoint = "datasets/version")]
-pub async fn dataset_version(
+pub async fn load_dataset_version(
     dataset_id: DatasetId,
     version: i32,
 ) -> Result<(DatasetVersion, DatasetProfile), AppError> {
@@ -50,7 +50,7 @@ pub async fn dataset_rows(dataset_id: DatasetId, version: i32, offset: u64) -> R
 
 /// The stored schema, or one inferred from `version` when none is stored yet.
 #[server(endpoint = "datasets/schema")]
-pub async fn dataset_schema(
+pub async fn load_dataset_schema(
     dataset_id: DatasetId,
     version: Option<i32>,
 ) -> Result<(Option<StoredSchema>, Option<DatasetSchema>), AppError> {
@@ -70,4 +70,28 @@ pub async fn save_schema(
     based_on: Option<i32>,
 ) -> Result<StoredSchema, AppError> {
     Ok(services::datasets::schema::put_schema(&state()?, &principal()?, dataset_id, schema, based_on).await?)
+}
+
+#[server(endpoint = "datasets/validations")]
+pub async fn list_validations(
+    dataset_id: DatasetId,
+) -> Result<Vec<domain::datasets::ValidationSummary>, AppError> {
+    Ok(services::datasets::validate::list(&state()?, &principal()?, dataset_id).await?)
+}
+
+#[server(endpoint = "datasets/validate")]
+pub async fn run_validation(
+    dataset_id: DatasetId,
+    version: i32,
+    baseline_version: Option<i32>,
+) -> Result<domain::datasets::ValidationReport, AppError> {
+    let new = domain::datasets::NewValidation { version, baseline_version, drift: None };
+    Ok(services::datasets::validate::run(&state()?, &principal()?, dataset_id, new).await?)
+}
+
+#[server(endpoint = "datasets/validation")]
+pub async fn get_validation(
+    validation_id: domain::ValidationId,
+) -> Result<domain::datasets::ValidationReport, AppError> {
+    Ok(services::datasets::validate::report(&state()?, &principal()?, validation_id).await?)
 }

@@ -6,8 +6,8 @@ use leptos::prelude::*;
 /// Title row: the page name on the left, the primary action (if any) on the right.
 #[component]
 pub fn PageHeader(
-    title: &'static str,
-    #[prop(optional)] subtitle: Option<&'static str>,
+    #[prop(into)] title: String,
+    #[prop(optional, into)] subtitle: Option<String>,
     #[prop(optional)] children: Option<Children>,
 ) -> impl IntoView {
     view! {

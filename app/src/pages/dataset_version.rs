@@ -1,7 +1,7 @@
 //! One dataset version: headline numbers, a profile card per column with its
 //! distribution, correlations, and a paged preview of the rows.
 
-use crate::api::datasets::{dataset_rows, dataset_version};
+use crate::api::datasets::{dataset_rows, load_dataset_version};
 use crate::components::bars::{HistogramChart, TopBars};
 use crate::components::page::{ErrorBox, Loading, PageHeader, StatCard};
 use crate::format;
@@ -21,12 +21,15 @@ pub fn DatasetVersionPage() -> impl IntoView {
             id.zip(v)
         })
     });
-    let data = Resource::new(move || key.get(), |k| async move {
-        match k {
-            Some((id, v)) => dataset_version(id, v).await,
-            None => Err(crate::error::AppError::NotFound("no such dataset version".into())),
-        }
-    });
+    let data = Resource::new(
+        move || key.get(),
+        |k| async move {
+            match k {
+                Some((id, v)) => load_dataset_version(id, v).await,
+                None => Err(crate::error::AppError::NotFound("no such dataset version".into())),
+            }
+        },
+    );
     view! {
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
@@ -84,7 +87,8 @@ pub fn DatasetVersionPage() -> impl IntoView {
 #[component]
 fn ColumnCard(column: ColumnProfile, rows: u64) -> impl IntoView {
     let missing_pct = if rows == 0 { 0.0 } else { column.missing as f64 / rows as f64 * 100.0 };
-    let distinct = format!("{}{}", if column.distinct_exact { "" } else { "≈" }, format::count(column.distinct as i64));
+    let distinct =
+        format!("{}{}", if column.distinct_exact { "" } else { "≈" }, format::count(column.distinct as i64));
     let (facts, chart) = match column.stats {
         ColumnStats::Numeric(n) => {
             let q = |p: f64| n.quantiles.iter().find(|x| (x.q - p).abs() < 1e-9).map(|x| x.value);
@@ -97,11 +101,17 @@ fn ColumnCard(column: ColumnProfile, rows: u64) -> impl IntoView {
                 ("p5 – p95", format!("{} – {}", format::stat(q(0.05)), format::stat(q(0.95)))),
                 ("zeros", format::count(n.zeros as i64)),
             ];
-            let chart = n.histogram.map(|h| view! { <HistogramChart label=column.name.clone() edges=h.edges counts=h.counts /> }.into_any());
+            let chart = n.histogram.map(|h| {
+                view! { <HistogramChart label=column.name.clone() edges=h.edges counts=h.counts /> }
+                    .into_any()
+            });
             (facts, chart)
         }
         ColumnStats::Categorical(t) => {
-            let facts = vec![("most common", t.values.first().map(|v| v.value.clone()).unwrap_or_else(|| "–".into()))];
+            let facts = vec![(
+                "most common",
+                t.values.first().map(|v| v.value.clone()).unwrap_or_else(|| "–".into()),
+            )];
             let values = t.values.into_iter().map(|v| (v.value, v.count)).collect();
             (facts, Some(view! { <TopBars values other=t.other /> }.into_any()))
         }
@@ -119,7 +129,7 @@ fn ColumnCard(column: ColumnProfile, rows: u64) -> impl IntoView {
                 <span class="badge badge-queued">{column.column_type.as_str()}</span>
             </header>
             <dl class="facts">
-                <div><dt>"missing"</dt><dd class=if column.missing > 0 { "warn-text" } else { "" }>{format!("{missing_pct:.1}%")}</dd></div>
+                <div><dt>"missing"</dt><dd class={if column.missing > 0 { "warn-text" } else { "" }}>{format!("{missing_pct:.1}%")}</dd></div>
                 <div><dt>"distinct"</dt><dd>{distinct}</dd></div>
                 {facts.into_iter().map(|(k, v)| view! { <div><dt>{k}</dt><dd>{v}</dd></div> }).collect_view()}
             </dl>

@@ -1,7 +1,9 @@
 //! Datasets: the list (with "new dataset from a file"), one dataset (versions,
 //! upload of a new version, schema editor, validations).
 
-use crate::api::datasets::{create_dataset, dataset_schema, dataset_versions, get_dataset, list_datasets, save_schema};
+use crate::api::datasets::{
+    create_dataset, dataset_versions, get_dataset, list_datasets, load_dataset_schema, save_schema,
+};
 use crate::components::page::{EmptyState, ErrorBox, Loading, PageHeader, StatCard};
 use crate::format;
 use crate::upload::upload_file;
@@ -26,7 +28,8 @@ enum Upload {
 
 #[component]
 fn ProgressBar(state: RwSignal<Upload>) -> impl IntoView {
-    move || match state.get() {
+    move || {
+        match state.get() {
         Upload::Idle => None,
         Upload::Sending(f) => Some(
             view! {
@@ -39,6 +42,7 @@ fn ProgressBar(state: RwSignal<Upload>) -> impl IntoView {
         ),
         Upload::Failed(m) => Some(view! { <p class="callout callout-alert" role="alert" data-testid="upload-error">{m}</p> }.into_any()),
     }
+    }
 }
 
 /// Starts an upload of the file in `input_id` as a new version of `dataset`; on
@@ -47,7 +51,10 @@ fn start_upload(input_id: &'static str, dataset: DatasetId, types: String, state
     let navigate = use_navigate();
     let mut url = format!("/api/v1/datasets/{dataset}/versions");
     if !types.trim().is_empty() {
-        url.push_str(&format!("?types={}", form_urlencoded::byte_serialize(types.as_bytes()).collect::<String>()));
+        url.push_str(&format!(
+            "?types={}",
+            form_urlencoded::byte_serialize(types.as_bytes()).collect::<String>()
+        ));
     }
     state.set(Upload::Sending(0.0));
     let started = upload_file(
@@ -57,7 +64,10 @@ fn start_upload(input_id: &'static str, dataset: DatasetId, types: String, state
         move |r| match r {
             Ok(made) => {
                 state.set(Upload::Idle);
-                navigate(&format!("/datasets/{}/versions/{}", dataset, made.version.version), Default::default());
+                navigate(
+                    &format!("/datasets/{}/versions/{}", dataset, made.version.version),
+                    Default::default(),
+                );
             }
             Err(m) => state.set(Upload::Failed(m)),
         },
@@ -153,18 +163,24 @@ fn dataset_id() -> Memo<Option<DatasetId>> {
 #[component]
 pub fn DatasetPage() -> impl IntoView {
     let id = dataset_id();
-    let dataset = Resource::new(move || id.get(), |id| async move {
-        match id {
-            Some(id) => get_dataset(id).await,
-            None => Err(crate::error::AppError::NotFound("no such dataset".into())),
-        }
-    });
-    let versions = Resource::new(move || id.get(), |id| async move {
-        match id {
-            Some(id) => dataset_versions(id).await,
-            None => Ok(vec![]),
-        }
-    });
+    let dataset = Resource::new(
+        move || id.get(),
+        |id| async move {
+            match id {
+                Some(id) => get_dataset(id).await,
+                None => Err(crate::error::AppError::NotFound("no such dataset".into())),
+            }
+        },
+    );
+    let versions = Resource::new(
+        move || id.get(),
+        |id| async move {
+            match id {
+                Some(id) => dataset_versions(id).await,
+                None => Ok(vec![]),
+            }
+        },
+    );
     view! {
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
@@ -273,7 +289,7 @@ fn parse_opt_f64(s: &str) -> Option<f64> {
 #[component]
 fn SchemaEditor(dataset: DatasetId, latest: Option<i32>) -> impl IntoView {
     let saved = RwSignal::new(0u32);
-    let loaded = Resource::new(move || saved.get(), move |_| dataset_schema(dataset, latest));
+    let loaded = Resource::new(move || saved.get(), move |_| load_dataset_schema(dataset, latest));
     let draft: RwSignal<Option<DatasetSchema>> = RwSignal::new(None);
     let status = RwSignal::new(None::<Result<String, String>>);
     let save = move |_| {

@@ -239,20 +239,19 @@ pub async fn create_version(
 
     let raw_bytes = spooled.bytes as i64;
     let overrides = input.overrides.clone();
-    let (ingested, profile) =
-        tokio::task::spawn_blocking(move || -> Result<(Ingested, Value, Spooled)> {
-            let mut profiler = read::Profiling::default();
-            let ingested =
-                ingest::ingest_file(spooled.path(), format, &overrides, &mut |cols, frame: &Frame| {
-                    profiler.push(cols, frame).map_err(IngestError::Batch)
-                })?;
-            let profile = serde_json::to_value(profiler.finish()).map_err(anyhow::Error::from)?;
-            Ok((ingested, profile, spooled))
-        })
-        .await
-        .map_err(|e| Error::Other(anyhow::anyhow!("ingest task failed: {e}")))?
-        // The spooled upload is dropped (deleted) here, after the ingest read it.
-        .map(|(i, p, _spooled)| (i, p))?;
+    let (ingested, profile) = tokio::task::spawn_blocking(move || -> Result<(Ingested, Value, Spooled)> {
+        let mut profiler = read::Profiling::default();
+        let ingested =
+            ingest::ingest_file(spooled.path(), format, &overrides, &mut |cols, frame: &Frame| {
+                profiler.push(cols, frame).map_err(IngestError::Batch)
+            })?;
+        let profile = serde_json::to_value(profiler.finish()).map_err(anyhow::Error::from)?;
+        Ok((ingested, profile, spooled))
+    })
+    .await
+    .map_err(|e| Error::Other(anyhow::anyhow!("ingest task failed: {e}")))?
+    // The spooled upload is dropped (deleted) here, after the ingest read it.
+    .map(|(i, p, _spooled)| (i, p))?;
 
     let key = storage_key(&hash);
     if !st.store.exists(&key).await? {
@@ -396,7 +395,12 @@ pub async fn parquet(st: &AppState, p: &Principal, dataset: DatasetId, version: 
 }
 
 /// The profile computed when the version was stored.
-pub async fn profile(st: &AppState, p: &Principal, dataset: DatasetId, version: i32) -> Result<DatasetProfile> {
+pub async fn profile(
+    st: &AppState,
+    p: &Principal,
+    dataset: DatasetId,
+    version: i32,
+) -> Result<DatasetProfile> {
     authorize(p, Action::Read)?;
     let row = version_row(st, dataset, version).await?;
     let json = db::datasets::version_profile(&st.db, row.dataset_version_id)

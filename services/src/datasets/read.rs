@@ -5,11 +5,11 @@ use super::convert::{batch_to_frame, cell_text};
 use crate::{Error, Result};
 use bytes::Bytes;
 use domain::datasets::ColumnInfo;
-use ml::frame::Frame;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use domain::datasets::ColumnType;
 use domain::profile::{DatasetProfile, ProfileConfig};
+use ml::frame::Frame;
 use ml::profile::Profiler;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn parquet_error(e: impl std::fmt::Display) -> Error {
     Error::Other(anyhow::anyhow!("reading a stored dataset version: {e}"))
@@ -54,8 +54,10 @@ pub struct Profiling {
 impl Profiling {
     pub fn push(&mut self, columns: &[ColumnInfo], frame: &Frame) -> std::result::Result<(), String> {
         if self.profiler.is_none() {
-            let schema: Vec<(String, ColumnType)> = columns.iter().map(|c| (c.name.clone(), c.column_type)).collect();
-            self.profiler = Some(Profiler::new(&schema, ProfileConfig::default()).map_err(|e| e.to_string())?);
+            let schema: Vec<(String, ColumnType)> =
+                columns.iter().map(|c| (c.name.clone(), c.column_type)).collect();
+            self.profiler =
+                Some(Profiler::new(&schema, ProfileConfig::default()).map_err(|e| e.to_string())?);
         }
         match &mut self.profiler {
             Some(p) => p.push(frame).map_err(|e| e.to_string()),

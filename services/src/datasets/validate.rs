@@ -8,7 +8,7 @@ use crate::{AppState, Error, Result, db};
 use domain::datasets::{
     CheckStatus, ColumnInfo, NewValidation, ValidationBody, ValidationReport, ValidationSummary,
 };
-use domain::drift::{DriftConfig, DriftStatus};
+use domain::drift::DriftStatus;
 use domain::profile::DatasetProfile;
 use domain::{DatasetId, ValidationError, ValidationId};
 use ml::drift::{DriftOptions, FrameReference, drift_frame};
@@ -25,7 +25,12 @@ pub fn verdict(body: &ValidationBody) -> CheckStatus {
 }
 
 #[tracing::instrument(skip_all, fields(dataset.id = %dataset, version = new.version))]
-pub async fn run(st: &AppState, p: &Principal, dataset: DatasetId, new: NewValidation) -> Result<ValidationReport> {
+pub async fn run(
+    st: &AppState,
+    p: &Principal,
+    dataset: DatasetId,
+    new: NewValidation,
+) -> Result<ValidationReport> {
     authorize(p, Action::Write)?;
     get(st, p, dataset).await?;
     let config = new.drift.unwrap_or_default();
@@ -33,7 +38,11 @@ pub async fn run(st: &AppState, p: &Principal, dataset: DatasetId, new: NewValid
     let current = version_row(st, dataset, new.version).await?;
     let baseline_number = match new.baseline_version {
         Some(b) if b == new.version => {
-            return Err(ValidationError::new("baseline_version", "must differ from the version being checked").into());
+            return Err(ValidationError::new(
+                "baseline_version",
+                "must differ from the version being checked",
+            )
+            .into());
         }
         Some(b) => Some(b),
         None if new.version > 1 => Some(new.version - 1),
@@ -45,7 +54,8 @@ pub async fn run(st: &AppState, p: &Principal, dataset: DatasetId, new: NewValid
         })?),
         None => None,
     };
-    let (schema, schema_saved) = schema::effective(st, p, dataset, baseline_number.unwrap_or(new.version)).await?;
+    let (schema, schema_saved) =
+        schema::effective(st, p, dataset, baseline_number.unwrap_or(new.version)).await?;
     let profile: DatasetProfile = super::profile(st, p, dataset, new.version).await?;
     let base_profile = match baseline_number {
         Some(b) => Some(super::profile(st, p, dataset, b).await?),
@@ -60,8 +70,13 @@ pub async fn run(st: &AppState, p: &Principal, dataset: DatasetId, new: NewValid
     let cfg = config.clone();
     let body = tokio::task::spawn_blocking(move || -> Result<ValidationBody> {
         let frame = read::whole(cur_bytes)?;
-        let anomalies =
-            ml::validate::check(&schema, base_profile.as_ref(), &columns, &profile, std::slice::from_ref(&frame));
+        let anomalies = ml::validate::check(
+            &schema,
+            base_profile.as_ref(),
+            &columns,
+            &profile,
+            std::slice::from_ref(&frame),
+        );
         let drift = match base_bytes {
             Some(bytes) => {
                 let base = read::whole(bytes)?;
@@ -95,7 +110,12 @@ pub async fn run(st: &AppState, p: &Principal, dataset: DatasetId, new: NewValid
         "dataset.validate",
         &format!("dataset:{dataset}"),
         audit::Outcome::Ok,
-        &format!("v{} against {}: {}", new.version, baseline_number.map_or("no baseline".into(), |b| format!("v{b}")), status.as_str()),
+        &format!(
+            "v{} against {}: {}",
+            new.version,
+            baseline_number.map_or("no baseline".into(), |b| format!("v{b}")),
+            status.as_str()
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -117,4 +137,3 @@ pub async fn report(st: &AppState, p: &Principal, id: ValidationId) -> Result<Va
         .map_err(|e| Error::Other(anyhow::anyhow!("stored validation report unreadable: {e}")))?;
     Ok(ValidationReport { summary: row.into(), dataset_name: dataset.name, body })
 }
-

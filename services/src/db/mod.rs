@@ -2,8 +2,8 @@
 //! a connection or `&mut *tx`) so callers decide the transaction.
 
 pub mod audit;
-pub mod datasets;
 pub mod data_sources;
+pub mod datasets;
 pub mod jobs;
 pub mod lineage;
 pub mod overview;
