@@ -73,6 +73,19 @@ pub enum DriftStatistic {
     ChiSquaredPValue,
 }
 
+impl DriftStatistic {
+    /// The name people read in reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            DriftStatistic::Psi => "PSI",
+            DriftStatistic::JsDivergence => "JS divergence",
+            DriftStatistic::KsPValue => "KS p-value",
+            DriftStatistic::LInfinity => "L∞ distance",
+            DriftStatistic::ChiSquaredPValue => "χ² p-value",
+        }
+    }
+}
+
 /// One statistic that crossed its warn or fail level.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

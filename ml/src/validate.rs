@@ -96,7 +96,10 @@ pub fn check(
             ));
             continue;
         };
-        if info.column_type != s.column_type {
+        // Whole numbers where decimals are expected are still numbers (a file's
+        // floats that happen to be integral infer as int).
+        let widening = info.column_type == ColumnType::Int && s.column_type == ColumnType::Float;
+        if info.column_type != s.column_type && !widening {
             out.push(anomaly(
                 &s.name,
                 AnomalyKind::TypeChange,

@@ -207,8 +207,8 @@ fn Preview(dataset: DatasetId, version: i32, total: i64) -> impl IntoView {
                                 </div>
                                 <div class="pager">
                                     <span class="muted" data-testid="preview-range">{format!("Rows {}–{} of {}", format::count(from as i64), format::count(to as i64), format::count(total))}</span>
-                                    <button class="btn" disabled=p.offset == 0 on:click=move |_| offset.set(p.offset.saturating_sub(limit))>"Previous"</button>
-                                    <button class="btn" disabled=to >= total as u64 on:click=move |_| offset.set(p.offset + limit)>"Next"</button>
+                                    <button class="btn" disabled={p.offset == 0} on:click=move |_| offset.set(p.offset.saturating_sub(limit))>"Previous"</button>
+                                    <button class="btn" disabled={to >= total as u64} on:click=move |_| offset.set(p.offset + limit)>"Next"</button>
                                 </div>
                             }.into_any()
                         }

@@ -338,7 +338,7 @@ fn SchemaEditor(dataset: DatasetId, latest: Option<i32>) -> impl IntoView {
                                     <select aria-label=format!("type of {}", c.name) on:change=move |ev| {
                                         if let Ok(t) = event_target_value(&ev).parse::<ColumnType>() { set(Box::new(move |c| c.column_type = t)); }
                                     }>
-                                        {ColumnType::ALL.into_iter().map(|t| view! { <option value=t.as_str() selected=c.column_type == t>{t.as_str()}</option> }).collect_view()}
+                                        {ColumnType::ALL.into_iter().map(|t| view! { <option value=t.as_str() selected={c.column_type == t}>{t.as_str()}</option> }).collect_view()}
                                     </select>
                                 </td>
                                 <td class="center"><input type="checkbox" aria-label=format!("{} required", c.name) checked=c.required

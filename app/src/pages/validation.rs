@@ -196,7 +196,7 @@ fn Report(report: ValidationReport) -> impl IntoView {
             <StatCard label="Result" value=s.status.as_str().to_string() />
             <StatCard label="Anomalies" value=s.anomalies.to_string() test_id="anomaly-count" />
             <StatCard label="Drifted columns" value=format!("{} of {}", s.drifted_columns, report.body.drift.len()) test_id="drift-count" />
-            <StatCard label="Thresholds" value=format!("PSI {} · JS {}", t.psi, t.js_divergence) hint=format!("L∞ {} · p < {} warns", t.l_infinity, t.ks_p_value) />
+            <StatCard label="Drift thresholds" value=format!("PSI {}", t.psi) hint=format!("JS {} · L∞ {} · p < {} warns", t.js_divergence, t.l_infinity, t.ks_p_value) />
         </section>
         <section class="panel">
             <h2>"Anomalies"</h2>
@@ -239,7 +239,7 @@ fn Report(report: ValidationReport) -> impl IntoView {
                                 let c = d.categorical.as_ref();
                                 let cell = |v: Option<f64>| v.map(fmt3).unwrap_or_else(|| "–".into());
                                 let why = if d.breaches.is_empty() { d.message.clone().unwrap_or_default() } else {
-                                    d.breaches.iter().map(|b| format!("{:?} {} (limit {})", b.statistic, fmt3(b.value), b.threshold)).collect::<Vec<_>>().join("; ")
+                                    d.breaches.iter().map(|b| format!("{} {} (limit {})", b.statistic.label(), fmt3(b.value), b.threshold)).collect::<Vec<_>>().join("; ")
                                 };
                                 view! {
                                     <tr class=format!("status-{}", d.status.as_str())>

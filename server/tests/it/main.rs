@@ -2,6 +2,7 @@
 //! test (`#[sqlx::test]`), driven with `oneshot` or a real socket on port 0.
 mod auth;
 mod cli;
+mod datasets;
 mod http;
 mod jobs;
 mod mlflow;

@@ -60,11 +60,11 @@ impl Spooled {
 }
 
 /// Writes a body stream to a temp file without holding it in memory, hashing it
-/// on the way; over `limit` bytes it stops and says so.
-pub async fn spool<S, E>(mut stream: S, limit: u64) -> Result<Spooled>
+/// on the way; over `limit` bytes it stops and says so. The caller maps its
+/// transport's errors (a cut-off body is `Error::TooLarge`).
+pub async fn spool<S>(mut stream: S, limit: u64) -> Result<Spooled>
 where
-    S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
+    S: Stream<Item = Result<Bytes>> + Unpin,
 {
     use tokio::io::AsyncWriteExt;
     let named = tempfile::NamedTempFile::new().map_err(anyhow::Error::from)?;
@@ -73,15 +73,10 @@ where
     let mut total = 0u64;
     let mut head = Vec::with_capacity(8);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            Error::Validation(ValidationError::new("file", format!("the upload was interrupted: {e}")))
-        })?;
+        let chunk = chunk?;
         total += chunk.len() as u64;
         if total > limit {
-            return Err(Error::TooLarge(format!(
-                "the file is larger than the upload limit of {} bytes (CAIRN_MAX_UPLOAD_BYTES); split it or raise the limit",
-                limit
-            )));
+            return Err(too_large(limit));
         }
         if head.len() < 8 {
             head.extend(chunk.iter().take(8 - head.len()));
@@ -91,6 +86,13 @@ where
     }
     out.flush().await.map_err(anyhow::Error::from)?;
     Ok(Spooled { file: named, sha256: hex::encode(hasher.finalize()), bytes: total, head })
+}
+
+/// The answer to an upload over the limit.
+pub fn too_large(limit: u64) -> Error {
+    Error::TooLarge(format!(
+        "the file is larger than the upload limit of {limit} bytes (CAIRN_MAX_UPLOAD_BYTES); split it or raise the limit"
+    ))
 }
 
 /// How a version is being created, besides its bytes.

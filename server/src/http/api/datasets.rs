@@ -10,8 +10,10 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use domain::datasets::{
-    Dataset, DatasetVersion, FileFormat, NewDataset, RowPage, VersionCreated, parse_type_overrides,
+    Dataset, DatasetSchema, DatasetVersion, FileFormat, NewDataset, NewValidation, RowPage, StoredSchema,
+    ValidationReport, ValidationSummary, VersionCreated, parse_type_overrides,
 };
+use futures::StreamExt;
 use serde::Deserialize;
 use services::datasets::{self as ds, VersionInput};
 
@@ -105,12 +107,31 @@ pub async fn upload_version(
             )
         })?),
     };
-    let spooled = ds::spool(body.into_data_stream(), st.limits.max_upload_bytes).await?;
+    let limit = st.limits.max_upload_bytes;
+    let stream = body.into_data_stream().map(move |chunk| chunk.map_err(|e| body_error(e, limit)));
+    let spooled = ds::spool(stream, limit).await?;
     let mut input = VersionInput::upload(q.file_name, overrides);
     input.format = format;
     let made = ds::create_version(&st.services, &p, d.dataset_id, spooled, input).await?;
     let status = if made.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(made)))
+}
+
+/// The router caps bodies (`http_body_util::Limited`); a cut-off is a 413, any
+/// other stream error an interrupted upload.
+fn body_error(e: axum::Error, limit: u64) -> services::Error {
+    let inner = e.into_inner();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(inner.as_ref());
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return ds::too_large(limit);
+        }
+        source = err.source();
+    }
+    services::Error::Validation(domain::ValidationError::new(
+        "file",
+        format!("the upload was interrupted: {inner}"),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/datasets/{dataset}/versions/{version}", tag = "datasets",
@@ -166,4 +187,110 @@ pub async fn download_version(
         ],
         bytes,
     ))
+}
+
+#[utoipa::path(get, path = "/api/v1/datasets/{dataset}/versions/{version}/profile", tag = "datasets",
+    params(("dataset" = String, Path, description = "Dataset id or name"), ("version" = i32, Path, description = "Version number")),
+    responses((status = 200, body = domain::profile::DatasetProfile), (status = 404, body = ErrorBody)))]
+pub async fn version_profile(
+    State(st): State<ServerState>,
+    Auth(p): Auth,
+    ApiPath((dataset, version)): ApiPath<(String, i32)>,
+) -> ApiResult<Json<domain::profile::DatasetProfile>> {
+    let d = ds::resolve(&st.services, &p, &dataset).await?;
+    Ok(Json(ds::profile(&st.services, &p, d.dataset_id, version).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct SchemaQuery {
+    /// Without a saved schema, infer one from this version (default: the latest).
+    pub version: Option<i32>,
+}
+
+/// The saved schema; without one, a schema inferred from a version (not saved,
+/// `based_on_version` says which).
+#[utoipa::path(get, path = "/api/v1/datasets/{dataset}/schema", tag = "datasets",
+    params(("dataset" = String, Path, description = "Dataset id or name"), SchemaQuery),
+    responses((status = 200, body = StoredSchema), (status = 404, description = "No schema saved and no version to infer one from", body = ErrorBody)))]
+pub async fn get_schema(
+    State(st): State<ServerState>,
+    Auth(p): Auth,
+    ApiPath(dataset): ApiPath<String>,
+    ApiQuery(q): ApiQuery<SchemaQuery>,
+) -> ApiResult<Json<StoredSchema>> {
+    let d = ds::resolve(&st.services, &p, &dataset).await?;
+    if let Some(s) = ds::schema::get_schema(&st.services, &p, d.dataset_id).await? {
+        return Ok(Json(s));
+    }
+    let version = q.version.or(d.latest_version).ok_or_else(|| {
+        ApiError::not_found(format!("dataset '{}' has no schema and no version to infer one from", d.name))
+    })?;
+    let schema = ds::schema::infer(&st.services, &p, d.dataset_id, version).await?;
+    Ok(Json(StoredSchema {
+        dataset_id: d.dataset_id,
+        based_on_version: Some(version),
+        schema,
+        updated_by: None,
+        updated_at: d.updated_at,
+    }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaBody {
+    pub schema: DatasetSchema,
+    /// The version the schema was inferred from, if any.
+    #[serde(default)]
+    pub based_on_version: Option<i32>,
+}
+
+#[utoipa::path(put, path = "/api/v1/datasets/{dataset}/schema", tag = "datasets", request_body = SchemaBody,
+    params(("dataset" = String, Path, description = "Dataset id or name")),
+    responses((status = 200, body = StoredSchema), (status = 422, description = "A rule was broken (duplicate column, min > max, ...)", body = ErrorBody)))]
+pub async fn put_schema(
+    State(st): State<ServerState>,
+    Auth(p): Auth,
+    ApiPath(dataset): ApiPath<String>,
+    ApiJson(body): ApiJson<SchemaBody>,
+) -> ApiResult<Json<StoredSchema>> {
+    let d = ds::resolve(&st.services, &p, &dataset).await?;
+    Ok(Json(
+        ds::schema::put_schema(&st.services, &p, d.dataset_id, body.schema, body.based_on_version).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/datasets/{dataset}/validations", tag = "datasets", request_body = NewValidation,
+    params(("dataset" = String, Path, description = "Dataset id or name")),
+    responses((status = 201, body = ValidationReport), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_validation(
+    State(st): State<ServerState>,
+    Auth(p): Auth,
+    ApiPath(dataset): ApiPath<String>,
+    ApiJson(new): ApiJson<NewValidation>,
+) -> ApiResult<(StatusCode, Json<ValidationReport>)> {
+    let d = ds::resolve(&st.services, &p, &dataset).await?;
+    Ok((StatusCode::CREATED, Json(ds::validate::run(&st.services, &p, d.dataset_id, new).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/datasets/{dataset}/validations", tag = "datasets",
+    params(("dataset" = String, Path, description = "Dataset id or name")),
+    responses((status = 200, body = [ValidationSummary]), (status = 404, body = ErrorBody)))]
+pub async fn list_validations(
+    State(st): State<ServerState>,
+    Auth(p): Auth,
+    ApiPath(dataset): ApiPath<String>,
+) -> ApiResult<Json<Vec<ValidationSummary>>> {
+    let d = ds::resolve(&st.services, &p, &dataset).await?;
+    Ok(Json(ds::validate::list(&st.services, &p, d.dataset_id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/validations/{validation_id}", tag = "datasets",
+    params(("validation_id" = String, Path, description = "Validation id (UUID)")),
+    responses((status = 200, body = ValidationReport), (status = 404, body = ErrorBody)))]
+pub async fn get_validation(
+    State(st): State<ServerState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<domain::ValidationId>,
+) -> ApiResult<Json<ValidationReport>> {
+    Ok(Json(ds::validate::report(&st.services, &p, id).await?))
 }

@@ -62,6 +62,12 @@ use utoipa::OpenApi;
         datasets::get_version,
         datasets::version_rows,
         datasets::download_version,
+        datasets::version_profile,
+        datasets::get_schema,
+        datasets::put_schema,
+        datasets::create_validation,
+        datasets::list_validations,
+        datasets::get_validation,
     ),
     components(schemas(
         ErrorBody,
@@ -109,6 +115,20 @@ use utoipa::OpenApi;
         domain::datasets::ColumnType,
         domain::datasets::SourceKind,
         domain::datasets::RowPage,
+        domain::datasets::DatasetSchema,
+        domain::datasets::ColumnSchema,
+        domain::datasets::StoredSchema,
+        domain::datasets::NewValidation,
+        domain::datasets::ValidationReport,
+        domain::datasets::ValidationBody,
+        domain::datasets::ValidationSummary,
+        domain::datasets::Anomaly,
+        domain::datasets::AnomalyKind,
+        domain::datasets::CheckStatus,
+        datasets::SchemaBody,
+        domain::profile::DatasetProfile,
+        domain::drift::ColumnDrift,
+        domain::drift::DriftConfig,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -157,6 +177,13 @@ pub fn router() -> Router<ServerState> {
         .route("/datasets/{dataset}/versions/{version}", get(datasets::get_version))
         .route("/datasets/{dataset}/versions/{version}/rows", get(datasets::version_rows))
         .route("/datasets/{dataset}/versions/{version}/download", get(datasets::download_version))
+        .route("/datasets/{dataset}/versions/{version}/profile", get(datasets::version_profile))
+        .route("/datasets/{dataset}/schema", get(datasets::get_schema).put(datasets::put_schema))
+        .route(
+            "/datasets/{dataset}/validations",
+            get(datasets::list_validations).post(datasets::create_validation),
+        )
+        .route("/validations/{validation_id}", get(datasets::get_validation))
 }
 
 /// Documents the bearer-token scheme every endpoint accepts.
