@@ -43,6 +43,28 @@ pub fn count(n: i64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
+/// Microseconds since the epoch as a UTC date (and time when it is not midnight).
+pub fn micros_date(us: i64) -> String {
+    match chrono::DateTime::from_timestamp_micros(us) {
+        Some(t) if t.format("%H:%M:%S").to_string() == "00:00:00" => t.format("%Y-%m-%d").to_string(),
+        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+        None => us.to_string(),
+    }
+}
+
+/// A statistic with at most 4 significant decimals, or "–" when undefined.
+pub fn stat(x: Option<f64>) -> String {
+    match x {
+        None => "–".into(),
+        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => count(v as i64),
+        Some(v) if v.abs() >= 1e6 || (v != 0.0 && v.abs() < 1e-3) => format!("{v:.3e}"),
+        Some(v) => {
+            let s = format!("{v:.4}");
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,24 +87,3 @@ mod tests {
     }
 }
 
-/// Microseconds since the epoch as a UTC date (and time when it is not midnight).
-pub fn micros_date(us: i64) -> String {
-    match chrono::DateTime::from_timestamp_micros(us) {
-        Some(t) if t.format("%H:%M:%S").to_string() == "00:00:00" => t.format("%Y-%m-%d").to_string(),
-        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
-        None => us.to_string(),
-    }
-}
-
-/// A statistic with at most 4 significant decimals, or "–" when undefined.
-pub fn stat(x: Option<f64>) -> String {
-    match x {
-        None => "–".into(),
-        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => count(v as i64),
-        Some(v) if v.abs() >= 1e6 || (v != 0.0 && v.abs() < 1e-3) => format!("{v:.3e}"),
-        Some(v) => {
-            let s = format!("{v:.4}");
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        }
-    }
-}

@@ -17,7 +17,7 @@ pub fn short(x: f64) -> String {
     let a = x.abs();
     if a == 0.0 {
         "0".into()
-    } else if a >= 1e6 || a < 1e-3 {
+    } else if !(1e-3..1e6).contains(&a) {
         format!("{x:.2e}")
     } else if a >= 1e4 {
         format!("{:.1}k", x / 1e3)

@@ -141,7 +141,7 @@ fn ColumnCard(column: ColumnProfile, rows: u64) -> impl IntoView {
 #[component]
 fn CorrelationTable(correlations: Correlations) -> impl IntoView {
     let n = correlations.columns.len();
-    (n >= 2 && n <= 30).then(|| {
+    (2..=30).contains(&n).then(|| {
         let cols = correlations.columns.clone();
         view! {
             <section class="panel">
