@@ -3,6 +3,7 @@
 mod auth;
 mod cli;
 mod http;
+mod imports;
 mod jobs;
 mod mlflow;
 mod support;
