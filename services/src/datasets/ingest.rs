@@ -81,6 +81,9 @@ pub(crate) fn clean_arrow(e: ArrowError) -> String {
     s
 }
 
+/// Called with each converted batch before it is written (the profiler).
+pub type OnBatch<'a> = dyn FnMut(&[ColumnInfo], &Frame) -> Result<(), IngestError> + 'a;
+
 /// What a stored version holds, as the ingest found it.
 #[derive(Debug)]
 pub struct Ingested {
@@ -97,7 +100,7 @@ pub fn ingest_file(
     path: &Path,
     format: FileFormat,
     overrides: &BTreeMap<String, ColumnType>,
-    on_batch: &mut dyn FnMut(&[ColumnInfo], &Frame) -> Result<(), IngestError>,
+    on_batch: &mut OnBatch<'_>,
 ) -> Result<Ingested, IngestError> {
     match format {
         FileFormat::Csv => ingest_csv(path, false, overrides, on_batch),
@@ -188,7 +191,7 @@ fn ingest_csv(
     path: &Path,
     gz: bool,
     overrides: &BTreeMap<String, ColumnType>,
-    on_batch: &mut dyn FnMut(&[ColumnInfo], &Frame) -> Result<(), IngestError>,
+    on_batch: &mut OnBatch<'_>,
 ) -> Result<Ingested, IngestError> {
     let mut columns = infer_csv(path, gz)?;
     apply_overrides(&mut columns, overrides)?;
@@ -228,7 +231,7 @@ fn name_column(e: IngestError, columns: &[ColumnInfo]) -> IngestError {
 fn ingest_parquet(
     path: &Path,
     overrides: &BTreeMap<String, ColumnType>,
-    on_batch: &mut dyn FnMut(&[ColumnInfo], &Frame) -> Result<(), IngestError>,
+    on_batch: &mut OnBatch<'_>,
 ) -> Result<Ingested, IngestError> {
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(File::open(path)?).map_err(IngestError::parquet)?;
@@ -297,7 +300,7 @@ impl ParquetSink {
         &mut self,
         columns: &[ColumnInfo],
         batch: RecordBatch,
-        on_batch: &mut dyn FnMut(&[ColumnInfo], &Frame) -> Result<(), IngestError>,
+        on_batch: &mut OnBatch<'_>,
     ) -> Result<(), IngestError> {
         if batch.num_rows() == 0 {
             return Ok(());

@@ -106,7 +106,7 @@ async fn a_csv_becomes_a_typed_version_and_the_same_bytes_find_it_again(pool: Pg
     let bill = &profile.columns[2];
     assert_eq!((bill.name.as_str(), bill.count, bill.missing), ("bill_length_mm", 342, 2));
     let domain::profile::ColumnStats::Numeric(stats) = &bill.stats else { panic!("{bill:?}") };
-    assert!((stats.mean.unwrap() - 43.92192982456140).abs() < 1e-9);
+    assert!((stats.mean.unwrap() - 43.921_929_824_561_4).abs() < 1e-9);
     let species = &profile.columns[0];
     let domain::profile::ColumnStats::Categorical(top) = &species.stats else { panic!("{species:?}") };
     assert_eq!((top.values[0].value.as_str(), top.values[0].count), ("Adelie", 152));
