@@ -9,6 +9,7 @@ pub mod build;
 pub mod datasets;
 pub mod drift;
 pub mod ids;
+pub mod imports;
 pub mod jobs;
 pub mod overview;
 pub mod prepare;

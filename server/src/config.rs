@@ -2,6 +2,7 @@
 //! Nothing else in Cairn reads the environment for settings.
 
 use clap::{Args, ValueEnum};
+use services::datasets::import::{ImportSettings, PathAllowList, UrlAllowList};
 use services::sql_source::{HostAllowList, SqlSourceSettings};
 use std::fmt;
 use std::net::SocketAddr;
@@ -74,6 +75,56 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub sql_sources: SqlSourceArgs,
+
+    #[command(flatten)]
+    pub imports: ImportArgs,
+}
+
+/// Which server paths and URLs dataset versions may be imported from.
+#[derive(Args, Clone, Debug)]
+pub struct ImportArgs {
+    /// Directories whose files may be imported as dataset versions, comma-separated
+    /// absolute paths (subfolders included; symlinks and `..` cannot leave them).
+    /// Empty (the default) allows none.
+    #[arg(long = "data-path-allow", env = "CAIRN_DATA_PATH_ALLOW", default_value = "")]
+    pub path_allow: PathAllowList,
+
+    /// URL prefixes that may be imported from, comma-separated
+    /// (`https://data.example.com/exports/`). Empty (the default) allows none.
+    #[arg(long = "data-url-allow", env = "CAIRN_DATA_URL_ALLOW", default_value = "")]
+    pub url_allow: UrlAllowList,
+
+    /// Seconds a URL import may take to download.
+    #[arg(
+        long = "data-url-timeout-s",
+        env = "CAIRN_DATA_URL_TIMEOUT_S",
+        default_value_t = services::datasets::import::DEFAULT_URL_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub url_timeout_s: u64,
+}
+
+impl Default for ImportArgs {
+    fn default() -> Self {
+        Self {
+            path_allow: PathAllowList::default(),
+            url_allow: UrlAllowList::default(),
+            url_timeout_s: services::datasets::import::DEFAULT_URL_TIMEOUT.as_secs(),
+        }
+    }
+}
+
+impl ImportArgs {
+    /// The settings, with `max_bytes` the upload limit (an import is an upload the
+    /// server fetches itself).
+    pub fn settings(&self, max_bytes: u64) -> ImportSettings {
+        ImportSettings {
+            paths: self.path_allow.clone(),
+            urls: self.url_allow.clone(),
+            max_bytes,
+            url_timeout: std::time::Duration::from_secs(self.url_timeout_s),
+        }
+    }
 }
 
 /// Which databases registered SQL data sources may reach, and how much one query may do.
@@ -209,6 +260,7 @@ pub struct ServeConfig {
     pub public_url: Option<url::Url>,
     pub workers: usize,
     pub sql_sources: SqlSourceSettings,
+    pub imports: ImportSettings,
 }
 
 impl ServeArgs {
@@ -233,15 +285,20 @@ impl ServeArgs {
             public_url: self.public_url,
             workers: self.workers,
             sql_sources: self.sql_sources.settings(),
+            imports: self.imports.settings(self.max_upload_bytes),
         })
     }
+}
+
+fn none_if_empty(s: String) -> String {
+    if s.is_empty() { "<none>".to_string() } else { s }
 }
 
 impl ServeConfig {
     /// One line a person can read at start-up; no secrets.
     pub fn summary(&self) -> String {
         format!(
-            "bind={} database={} artifacts={} site_root={} max_body_bytes={} max_upload_bytes={} workers={} secret_key=<set, {} characters> sql_source_allow={}",
+            "bind={} database={} artifacts={} site_root={} max_body_bytes={} max_upload_bytes={} workers={} secret_key=<set, {} characters> sql_source_allow={} data_path_allow={} data_url_allow={}",
             self.bind,
             services::db::redact_url(&self.database_url),
             self.artifacts,
@@ -254,7 +311,9 @@ impl ServeConfig {
                 "<none>".to_string()
             } else {
                 self.sql_sources.allow.to_string()
-            }
+            },
+            none_if_empty(self.imports.paths.to_string()),
+            none_if_empty(self.imports.urls.to_string()),
         )
     }
 
@@ -302,6 +361,7 @@ mod tests {
             public_url: None,
             workers: 0,
             sql_sources: SqlSourceArgs::default(),
+            imports: ImportArgs::default(),
         };
         let cfg = args.validate().unwrap();
         let s = cfg.summary();
@@ -341,6 +401,38 @@ mod tests {
     }
 
     #[test]
+    fn import_allow_lists_parse_from_flags_and_refuse_bad_entries() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            s: ImportArgs,
+        }
+        let none = T::try_parse_from(["t"]).unwrap().s.settings(100);
+        assert!(none.paths.is_empty() && none.urls.is_empty());
+        assert_eq!((none.max_bytes, none.url_timeout.as_secs()), (100, 600));
+        let t = T::try_parse_from([
+            "t",
+            "--data-path-allow",
+            "/srv/data, /mnt/exports",
+            "--data-url-allow",
+            "https://data.example.com/exports/",
+            "--data-url-timeout-s",
+            "30",
+        ])
+        .unwrap()
+        .s
+        .settings(100);
+        assert_eq!(t.paths.to_string(), "/srv/data,/mnt/exports");
+        assert!(t.paths.allows_lexically(std::path::Path::new("/srv/data/x.csv")));
+        assert!(t.urls.allows(&url::Url::parse("https://data.example.com/exports/a.csv").unwrap()));
+        assert_eq!(t.url_timeout.as_secs(), 30);
+        let err = T::try_parse_from(["t", "--data-path-allow", "relative/dir"]).err().unwrap().to_string();
+        assert!(err.contains("absolute"), "{err}");
+        assert!(T::try_parse_from(["t", "--data-url-allow", "ftp://h/"]).is_err());
+    }
+
+    #[test]
     fn missing_site_and_key_say_what_to_do() {
         let args = ServeArgs {
             db: DatabaseArgs { database_url: "postgres://x/y".into(), create_db: false },
@@ -354,6 +446,7 @@ mod tests {
             public_url: None,
             workers: 0,
             sql_sources: SqlSourceArgs::default(),
+            imports: ImportArgs::default(),
         };
         let err = args.clone().validate().unwrap_err().to_string();
         assert!(err.contains("CAIRN_SECRET_KEY") && err.contains("make run"), "{err}");

@@ -24,8 +24,10 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<ServerState> {
     // Subscriptions made before secrets were encrypted: encrypt them now, so no
     // plaintext secret outlives the first start of this version.
     services::webhooks::encrypt_plaintext_secrets(&pool, &secrets).await?;
-    let services =
-        services::AppState::new(pool, store).with_secrets(secrets).with_sql_sources(cfg.sql_sources.clone());
+    let services = services::AppState::new(pool, store)
+        .with_secrets(secrets)
+        .with_sql_sources(cfg.sql_sources.clone())
+        .with_imports(cfg.imports.clone());
     Ok(ServerState {
         leptos_options: cfg.leptos_options(),
         services,

@@ -138,6 +138,21 @@ impl From<DataSourceRow> for DataSourceInfo {
     }
 }
 
+impl From<DataSourceInfo> for domain::imports::DataSource {
+    fn from(s: DataSourceInfo) -> Self {
+        Self {
+            data_source_id: s.data_source_id,
+            project_id: s.project_id,
+            name: s.name,
+            kind: s.kind,
+            connection: s.connection,
+            created_by: s.created_by_name,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
 /// Refuses (and audits) a caller without the role for `action`.
 async fn authorize_audited(
     st: &AppState,

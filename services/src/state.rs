@@ -2,6 +2,7 @@
 
 use crate::artifacts::ArtifactStore;
 use crate::auth::tokens::TokenCache;
+use crate::datasets::import::ImportSettings;
 use crate::secrets::{SecretCipher, SecretError};
 use crate::sql_source::SqlSourceSettings;
 use chrono::{DateTime, Utc};
@@ -20,6 +21,9 @@ pub struct AppState {
     /// Which SQL data sources may be reached, and the limits of a query.
     /// The default allows none.
     pub sql_sources: Arc<SqlSourceSettings>,
+    /// Which server paths and URLs dataset versions may be imported from, and the
+    /// size limit. The default allows none.
+    pub imports: Arc<ImportSettings>,
     /// Encrypts stored secrets; None in a process started without `CAIRN_SECRET_KEY`
     /// (tests, a worker not given one), where features that need it fail clearly.
     secrets: Option<SecretCipher>,
@@ -33,6 +37,7 @@ impl AppState {
             started_at: Utc::now(),
             tokens: Arc::default(),
             sql_sources: Arc::default(),
+            imports: Arc::default(),
             secrets: None,
         }
     }
@@ -46,6 +51,12 @@ impl AppState {
     /// Sets the SQL data-source allow-list and limits (from `CAIRN_SQL_SOURCE_*`).
     pub fn with_sql_sources(mut self, settings: SqlSourceSettings) -> Self {
         self.sql_sources = Arc::new(settings);
+        self
+    }
+
+    /// Sets the path and URL allow-lists of imports (from `CAIRN_DATA_*`).
+    pub fn with_imports(mut self, settings: ImportSettings) -> Self {
+        self.imports = Arc::new(settings);
         self
     }
 

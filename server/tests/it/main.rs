@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod datasets;
 mod http;
+mod imports;
 mod jobs;
 mod mlflow;
 mod support;

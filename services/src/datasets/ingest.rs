@@ -81,8 +81,8 @@ pub(crate) fn clean_arrow(e: ArrowError) -> String {
     s
 }
 
-/// Called with every batch (as a frame) before it is written: the profiler's hook.
-pub type OnBatch<'a> = &'a mut dyn FnMut(&[ColumnInfo], &Frame) -> Result<(), IngestError>;
+/// Called with each converted batch before it is written (the profiler).
+pub type OnBatch<'a> = dyn FnMut(&[ColumnInfo], &Frame) -> Result<(), IngestError> + 'a;
 
 /// What a stored version holds, as the ingest found it.
 #[derive(Debug)]
@@ -100,7 +100,7 @@ pub fn ingest_file(
     path: &Path,
     format: FileFormat,
     overrides: &BTreeMap<String, ColumnType>,
-    on_batch: OnBatch<'_>,
+    on_batch: &mut OnBatch<'_>,
 ) -> Result<Ingested, IngestError> {
     match format {
         FileFormat::Csv => ingest_csv(path, false, overrides, on_batch),
@@ -191,7 +191,7 @@ fn ingest_csv(
     path: &Path,
     gz: bool,
     overrides: &BTreeMap<String, ColumnType>,
-    on_batch: OnBatch<'_>,
+    on_batch: &mut OnBatch<'_>,
 ) -> Result<Ingested, IngestError> {
     let mut columns = infer_csv(path, gz)?;
     apply_overrides(&mut columns, overrides)?;
@@ -231,7 +231,7 @@ fn name_column(e: IngestError, columns: &[ColumnInfo]) -> IngestError {
 fn ingest_parquet(
     path: &Path,
     overrides: &BTreeMap<String, ColumnType>,
-    on_batch: OnBatch<'_>,
+    on_batch: &mut OnBatch<'_>,
 ) -> Result<Ingested, IngestError> {
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(File::open(path)?).map_err(IngestError::parquet)?;
@@ -300,7 +300,7 @@ impl ParquetSink {
         &mut self,
         columns: &[ColumnInfo],
         batch: RecordBatch,
-        on_batch: OnBatch<'_>,
+        on_batch: &mut OnBatch<'_>,
     ) -> Result<(), IngestError> {
         if batch.num_rows() == 0 {
             return Ok(());

@@ -9,6 +9,7 @@
 //! artifact and audit event. A failure anywhere leaves no version behind.
 
 pub mod convert;
+pub mod import;
 pub mod ingest;
 pub mod read;
 pub mod schema;

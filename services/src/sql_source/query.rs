@@ -279,7 +279,9 @@ async fn open(
     limits: &QueryLimits,
 ) -> std::result::Result<(Vec<ColumnSpec>, String), QueryError> {
     let fail = |e| classify(e, sql, limits);
-    sqlx::raw_sql("begin transaction read only").execute(&mut *conn).await.map_err(fail)?;
+    // `conn.execute(&str)` (the simple protocol, like `raw_sql`): `raw_sql(..).execute`
+    // on a `&mut PgConnection` makes the future not `Send`, so no handler could await it.
+    conn.execute("begin transaction read only").await.map_err(fail)?;
     let timeout_ms = limits.statement_timeout.as_millis().max(1);
     sqlx::query("select set_config('statement_timeout', $1, true)")
         .bind(format!("{timeout_ms}ms"))
@@ -404,6 +406,14 @@ async fn stream_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Compiles only if a query can be started from a multi-threaded server (axum
+    /// handlers, jobs): the future of `start` must be `Send`.
+    #[allow(dead_code)]
+    fn start_is_send(target: &Target) {
+        fn is_send<T: Send>(_: T) {}
+        is_send(start(target, "select 1", QueryLimits::default(), Duration::ZERO));
+    }
 
     #[test]
     fn seconds_are_short() {

@@ -1,4 +1,5 @@
 //! Postgres integration tests of `services`: each test gets a fresh, migrated database.
+mod dataset_imports;
 mod datasets;
 mod db;
 mod jobs;

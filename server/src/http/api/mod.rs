@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod data_sources;
 pub mod datasets;
 pub mod jobs;
 pub mod projects;
@@ -68,6 +69,10 @@ use utoipa::OpenApi;
         datasets::create_validation,
         datasets::list_validations,
         datasets::get_validation,
+        data_sources::import_version,
+        data_sources::list_data_sources,
+        data_sources::create_data_source,
+        data_sources::delete_data_source,
     ),
     components(schemas(
         ErrorBody,
@@ -129,6 +134,10 @@ use utoipa::OpenApi;
         domain::profile::DatasetProfile,
         domain::drift::ColumnDrift,
         domain::drift::DriftConfig,
+        domain::imports::DataSource,
+        domain::imports::NewDataSource,
+        domain::imports::ImportRequest,
+        domain::imports::SqlImport,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -141,6 +150,7 @@ use utoipa::OpenApi;
         (name = "audit", description = "The audit log (admins)"),
         (name = "jobs", description = "Background jobs, their logs, and schedules"),
         (name = "datasets", description = "Datasets and their immutable versions: upload, preview, profile, schema, validation"),
+        (name = "data-sources", description = "Registered SQL sources (Postgres) that dataset versions can be imported from"),
         (name = "tracking", description = "Experiments, runs and metric histories (also served MLflow-style at /api/2.0/mlflow)"),
     )
 )]
@@ -171,9 +181,12 @@ pub fn router() -> Router<ServerState> {
         .route("/experiments/{experiment_id}/runs", get(tracking::list_runs))
         .route("/runs/{run_id}", get(tracking::get_run))
         .route("/runs/{run_id}/metrics/{key}", get(tracking::metric_history))
+        .route("/data-sources", get(data_sources::list_data_sources).post(data_sources::create_data_source))
+        .route("/data-sources/{source}", delete(data_sources::delete_data_source))
         .route("/datasets", get(datasets::list_datasets).post(datasets::create_dataset))
         .route("/datasets/{dataset}", get(datasets::get_dataset).delete(datasets::delete_dataset))
         .route("/datasets/{dataset}/versions", get(datasets::list_versions).post(datasets::upload_version))
+        .route("/datasets/{dataset}/versions/import", post(data_sources::import_version))
         .route("/datasets/{dataset}/versions/{version}", get(datasets::get_version))
         .route("/datasets/{dataset}/versions/{version}/rows", get(datasets::version_rows))
         .route("/datasets/{dataset}/versions/{version}/download", get(datasets::download_version))
