@@ -86,4 +86,3 @@ mod tests {
         assert_eq!(count(-1000), "-1\u{2009}000");
     }
 }
-

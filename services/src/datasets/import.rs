@@ -14,6 +14,7 @@
 mod allow;
 
 pub use allow::{PATH_ALLOW_SETTING, PathAllowList, URL_ALLOW_SETTING, UrlAllowList};
+use futures::StreamExt;
 
 use super::{Spooled, VersionInput, create_version, spool};
 use crate::auth::{Action, Principal, authorize};
@@ -255,7 +256,12 @@ pub async fn from_path(
     let file = tokio::fs::File::open(&resolved)
         .await
         .map_err(|e| ValidationError::new("path", format!("{path} cannot be read: {e}")))?;
-    let spooled = spool(file_chunks(file), st.imports.max_bytes).await?;
+    let chunks = file_chunks(file).map(|c| {
+        c.map_err(|e| {
+            Error::Validation(ValidationError::new("path", format!("reading the file failed: {e}")))
+        })
+    });
+    let spooled = spool(chunks, st.imports.max_bytes).await?;
     let file_name = resolved.file_name().map(|n| n.to_string_lossy().into_owned());
     let input = VersionInput {
         format: None,
@@ -347,6 +353,11 @@ pub async fn from_url(
     let chunks = Box::pin(futures::stream::try_unfold(resp, |mut r| async move {
         Ok::<_, reqwest::Error>(r.chunk().await?.map(|c| (c, r)))
     }));
+    let chunks = chunks.map(|c| {
+        c.map_err(|e| {
+            Error::Validation(ValidationError::new("url", format!("the download was interrupted: {e}")))
+        })
+    });
     let spooled = spool(chunks, settings.max_bytes).await?;
     let file_name = url
         .path_segments()
