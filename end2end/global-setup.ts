@@ -30,6 +30,10 @@ export default async function globalSetup() {
       CAIRN_BIND: '127.0.0.1:0',
       CAIRN_ARTIFACTS: artifacts,
       CAIRN_SECRET_KEY: randomBytes(32).toString('hex'),
+      // The dataset import tests read the shared data folder and query this
+      // instance's own database as a SQL source.
+      CAIRN_DATA_PATH_ALLOW: path.resolve(__dirname, '../../shared/data'),
+      CAIRN_SQL_SOURCE_ALLOW: `${url.hostname}:${url.port || '5432'}`,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -46,6 +50,7 @@ export default async function globalSetup() {
   child.stdout!.resume();
   process.env.CAIRN_BASE_URL = baseUrl;
   process.env.CAIRN_E2E_DB = db;
+  process.env.CAIRN_E2E_DB_URL = url.toString();
   process.env.CAIRN_E2E_PID = String(child.pid);
   (globalThis as any).__cairn = { child, db, artifacts, admin };
 }

@@ -28,10 +28,11 @@ test('a user uploads credit data, reads its profile, edits the schema, uploads a
   const name = `credit-${Date.now()}`;
   await signIn(page);
   await open(page, '/datasets');
-  await page.getByLabel('Name').fill(name);
-  await page.getByLabel('Description').fill('Credit scoring applications (modeldata)');
+  const form = page.getByTestId('new-dataset-form');
+  await form.getByLabel('Name').fill(name);
+  await form.getByLabel('Description').fill('Credit scoring applications (modeldata)');
   await page.locator('#new-dataset-file').setInputFiles(path.join(DATA, 'credit_data.csv'));
-  await page.getByRole('button', { name: 'Upload' }).click();
+  await form.getByRole('button', { name: 'Upload' }).click();
 
   // The new version's page: numbers, a card per column with its chart, a preview.
   await expect(page).toHaveURL(/\/datasets\/[0-9a-f-]+\/versions\/1$/);
@@ -81,9 +82,9 @@ test('a user uploads credit data, reads its profile, edits the schema, uploads a
 test('penguins upload shows missing values and categories; a bad file gets a clear error', async ({ page }) => {
   await signIn(page);
   await open(page, '/datasets');
-  await page.getByLabel('Name').fill(`penguins-${Date.now()}`);
+  await page.getByTestId('new-dataset-form').getByLabel('Name').fill(`penguins-${Date.now()}`);
   await page.locator('#new-dataset-file').setInputFiles(path.join(DATA, 'penguins.csv'));
-  await page.getByRole('button', { name: 'Upload' }).click();
+  await page.getByTestId('new-dataset-form').getByRole('button', { name: 'Upload' }).click();
   await expect(page).toHaveURL(/\/versions\/1$/);
   await expect(page.locator('[data-column="sex"]')).toContainText('3.2%');
   await expect(page.locator('[data-column="species"] .topk')).toContainText('Adelie');
@@ -116,4 +117,47 @@ test('the datasets API takes a streamed upload and answers bad input with clear 
   const bad = await request.post(url(`/api/v1/datasets/${name}/versions?types=species=int`), { data: body, headers });
   expect(bad.status()).toBe(422);
   expect((await bad.json()).error.message).toContain('species');
+});
+
+test('versions are imported from a registered SQL source and from a file on the server', async ({ page }) => {
+  const source = `e2e-${Date.now()}`;
+  await signIn(page);
+  await open(page, '/datasets');
+  const sources = page.locator('section').filter({ hasText: 'SQL data sources' });
+  await sources.getByLabel('Name').fill(source);
+  await sources.getByLabel('Connection').fill(process.env.CAIRN_E2E_DB_URL!);
+  await sources.getByRole('button', { name: 'Register' }).click();
+  await expect(sources.getByRole('cell', { name: source })).toBeVisible();
+  await screenshot(page, 'datasets');
+
+  const name = `imported-${Date.now()}`;
+  await page.getByTestId('new-dataset-form').getByLabel('Name').fill(name);
+  await page.locator('#new-dataset-file').setInputFiles(path.join(DATA, 'iris.csv'));
+  await page.getByTestId('new-dataset-form').getByRole('button', { name: 'Upload' }).click();
+  await expect(page).toHaveURL(/\/versions\/1$/);
+  await page.getByRole('link', { name }).click();
+
+  // From SQL: a read-only query against the registered source.
+  const form = page.getByTestId('import-form');
+  await form.getByLabel('data source').selectOption(source);
+  await form.getByLabel('Query (read-only)').fill('select n, n * 0.5 as half, n % 3 = 0 as fizz from generate_series(1, 120) as n');
+  await form.getByRole('button', { name: 'Import' }).click();
+  await expect(page).toHaveURL(/\/versions\/2$/);
+  await expect(page.getByTestId('rows')).toContainText('120');
+  await screenshot(page, 'dataset-from-sql');
+  await expect(page.locator('[data-column="fizz"]')).toContainText('bool');
+
+  // A write is refused with the reason; nothing is stored.
+  await page.getByRole('link', { name }).click();
+  await form.getByLabel('data source').selectOption(source);
+  await form.getByLabel('Query (read-only)').fill('delete from dataset returning *');
+  await form.getByRole('button', { name: 'Import' }).click();
+  await expect(page.getByTestId('import-error')).toContainText('read-only');
+
+  // From a path under CAIRN_DATA_PATH_ALLOW.
+  await form.getByLabel('import from').selectOption('path');
+  await form.getByLabel('Path').fill(path.join(DATA, 'wine.csv'));
+  await form.getByRole('button', { name: 'Import' }).click();
+  await expect(page).toHaveURL(/\/versions\/3$/);
+  await expect(page.getByTestId('rows')).toContainText('178');
 });

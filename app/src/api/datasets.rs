@@ -95,3 +95,27 @@ pub async fn get_validation(
 ) -> Result<domain::datasets::ValidationReport, AppError> {
     Ok(services::datasets::validate::report(&state()?, &principal()?, validation_id).await?)
 }
+
+/// A new version from a registered SQL source, a server path or a URL.
+#[server(endpoint = "datasets/import")]
+pub async fn import_version(
+    dataset_id: DatasetId,
+    request: domain::imports::ImportRequest,
+) -> Result<domain::datasets::VersionCreated, AppError> {
+    Ok(services::datasets::import::run(&state()?, &principal()?, dataset_id, &request).await?)
+}
+
+#[server(endpoint = "data-sources")]
+pub async fn list_data_sources() -> Result<Vec<domain::imports::DataSource>, AppError> {
+    let list = services::sql_source::list(&state()?, &principal()?, None).await?;
+    Ok(list.into_iter().map(Into::into).collect())
+}
+
+#[server(endpoint = "data-sources/create")]
+pub async fn create_data_source(
+    name: String,
+    connection: String,
+) -> Result<domain::imports::DataSource, AppError> {
+    let new = services::sql_source::NewDataSource { project_id: None, name, connection };
+    Ok(services::sql_source::create(&state()?, &principal()?, new).await?.into())
+}

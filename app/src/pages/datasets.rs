@@ -2,7 +2,8 @@
 //! upload of a new version, schema editor, validations).
 
 use crate::api::datasets::{
-    create_dataset, dataset_versions, get_dataset, list_datasets, load_dataset_schema, save_schema,
+    CreateDataSource, create_dataset, dataset_versions, get_dataset, import_version, list_data_sources,
+    list_datasets, load_dataset_schema, save_schema,
 };
 use crate::components::page::{EmptyState, ErrorBox, Loading, PageHeader, StatCard};
 use crate::format;
@@ -74,6 +75,43 @@ fn start_upload(input_id: &'static str, dataset: DatasetId, types: String, state
     );
     if let Err(m) = started {
         state.set(Upload::Failed(m));
+    }
+}
+
+/// Registered Postgres sources that versions can be imported from.
+#[component]
+fn DataSources() -> impl IntoView {
+    let create = ServerAction::<CreateDataSource>::new();
+    let sources = Resource::new(move || create.version().get(), |_| list_data_sources());
+    view! {
+        <section class="panel">
+            <h2>"SQL data sources"</h2>
+            <leptos::form::ActionForm action=create attr:class="form-row">
+                <label><span>"Name"</span><input name="name" required placeholder="warehouse" /></label>
+                <label class="grow"><span>"Connection"</span>
+                    <input name="connection" required placeholder="postgres://reader:…@db.internal:5432/warehouse or env:WAREHOUSE_URL" />
+                </label>
+                <button type="submit" class="btn">"Register"</button>
+            </leptos::form::ActionForm>
+            <p class="hint">"Passwords are stored encrypted with CAIRN_SECRET_KEY; hosts must be in CAIRN_SQL_SOURCE_ALLOW."</p>
+            {move || create.value().with(crate::error::error_text).map(|m| view! { <p class="callout callout-alert" role="alert">{m}</p> })}
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    match sources.await {
+                        Ok(l) if l.is_empty() => view! { <p class="muted">"No sources registered."</p> }.into_any(),
+                        Ok(l) => view! {
+                            <table class="data">
+                                <thead><tr><th scope="col">"Name"</th><th scope="col">"Connection"</th><th scope="col">"Added by"</th></tr></thead>
+                                <tbody>{l.into_iter().map(|s| view! {
+                                    <tr><td>{s.name}</td><td><code>{s.connection}</code></td><td>{s.created_by.unwrap_or_default()}</td></tr>
+                                }).collect_view()}</tbody>
+                            </table>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }
 
@@ -152,6 +190,7 @@ pub fn DatasetsPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+        <DataSources />
     }
 }
 
@@ -200,6 +239,7 @@ pub fn DatasetPage() -> impl IntoView {
                         <StatCard label="Stored (latest)" value=vs.first().map(|v| format::bytes(v.parquet_bytes)).unwrap_or_else(|| "–".into()) hint="Parquet" />
                     </section>
                     <NewVersion dataset=d.dataset_id />
+                    <ImportVersion dataset=d.dataset_id />
                     <VersionsTable dataset=d.dataset_id versions=vs.clone() />
                     <crate::pages::validation::ValidationsPanel dataset=d.dataset_id versions=vs.iter().map(|v| v.version).collect() />
                     <SchemaEditor dataset=d.dataset_id latest />
@@ -233,6 +273,79 @@ fn NewVersion(dataset: DatasetId) -> impl IntoView {
             </form>
             <p class="hint">"Uploading the same file again finds the existing version; nothing is stored twice."</p>
             <ProgressBar state />
+        </section>
+    }
+}
+
+/// A version from a registered SQL source, a path on the server or a URL (each
+/// limited by the server's allow-lists).
+#[component]
+fn ImportVersion(dataset: DatasetId) -> impl IntoView {
+    let sources = Resource::new(|| (), |_| list_data_sources());
+    let kind = RwSignal::new("sql".to_string());
+    let source = RwSignal::new(String::new());
+    let text = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let navigate = use_navigate();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mut req = domain::imports::ImportRequest::default();
+        let value = text.get_untracked();
+        match kind.get_untracked().as_str() {
+            "path" => req.path = Some(value),
+            "url" => req.url = Some(value),
+            _ => req.sql = Some(domain::imports::SqlImport { source: source.get_untracked(), query: value }),
+        }
+        let navigate = navigate.clone();
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match import_version(dataset, req).await {
+                Ok(made) => navigate(
+                    &format!("/datasets/{dataset}/versions/{}", made.version.version),
+                    Default::default(),
+                ),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <section class="panel">
+            <h2>"Import a version"</h2>
+            <form class="form-row" on:submit=submit data-testid="import-form">
+                <label><span>"From"</span>
+                    <select bind:value=kind aria-label="import from">
+                        <option value="sql">"SQL query"</option>
+                        <option value="path">"File on the server"</option>
+                        <option value="url">"URL"</option>
+                    </select>
+                </label>
+                {move || (kind.get() == "sql").then(|| view! {
+                    <label><span>"Source"</span>
+                        <select bind:value=source aria-label="data source">
+                            <option value="">"choose…"</option>
+                            <Suspense>
+                                {move || Suspend::new(async move {
+                                    sources.await.unwrap_or_default().into_iter().map(|s| view! {
+                                        <option value=s.name.clone()>{s.name.clone()}</option>
+                                    }).collect_view()
+                                })}
+                            </Suspense>
+                        </select>
+                    </label>
+                })}
+                <label class="grow">
+                    <span>{move || match kind.get().as_str() { "path" => "Path", "url" => "URL", _ => "Query (read-only)" }}</span>
+                    <input required bind:value=text placeholder=move || match kind.get().as_str() {
+                        "path" => "/data/exports/credit.csv", "url" => "https://data.example.com/credit.csv", _ => "select * from applications",
+                    } />
+                </label>
+                <button type="submit" class="btn" disabled=move || busy.get()>{move || if busy.get() { "Importing…" } else { "Import" }}</button>
+            </form>
+            <p class="hint">"SQL runs in a read-only transaction with a statement timeout; paths and URLs must be under the server's CAIRN_DATA_PATH_ALLOW / CAIRN_DATA_URL_ALLOW. Register SQL sources on the Datasets page."</p>
+            {move || error.get().map(|m| view! { <p class="callout callout-alert" role="alert" data-testid="import-error">{m}</p> })}
         </section>
     }
 }

@@ -64,6 +64,27 @@ impl Default for ImportSettings {
 
 /// A registered source by id or, failing that, by name (the API accepts either).
 /// A name used in several projects is ambiguous and must be given as an id.
+/// A version from whichever source the request names (exactly one of SQL, path,
+/// URL), with its type overrides: what the REST endpoint and the dashboard call.
+pub async fn run(
+    st: &AppState,
+    p: &Principal,
+    dataset: DatasetId,
+    req: &domain::imports::ImportRequest,
+) -> Result<VersionCreated> {
+    use domain::imports::ImportSource;
+    let source = req.source()?;
+    let overrides = domain::datasets::parse_type_overrides(req.types.as_deref().unwrap_or(""))?;
+    match source {
+        ImportSource::Sql { source, query } => {
+            let s = resolve_source(st, p, source).await?;
+            from_sql(st, p, dataset, s.data_source_id, query, overrides).await
+        }
+        ImportSource::Path(path) => from_path(st, p, dataset, path, overrides).await,
+        ImportSource::Url(url) => from_url(st, p, dataset, url, overrides).await,
+    }
+}
+
 pub async fn resolve_source(
     st: &AppState,
     p: &Principal,

@@ -8,8 +8,8 @@ use crate::http::error::{ApiJson, ApiPath, ApiResult, ErrorBody};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use domain::datasets::{VersionCreated, parse_type_overrides};
-use domain::imports::{DataSource, ImportRequest, ImportSource, NewDataSource};
+use domain::datasets::VersionCreated;
+use domain::imports::{DataSource, ImportRequest, NewDataSource};
 use services::datasets::{self as ds, import};
 use services::sql_source;
 
@@ -69,19 +69,8 @@ pub async fn import_version(
     ApiPath(dataset): ApiPath<String>,
     ApiJson(req): ApiJson<ImportRequest>,
 ) -> ApiResult<(StatusCode, Json<VersionCreated>)> {
-    let st = &st.services;
-    let source = req.source().map_err(services::Error::from)?;
-    let overrides =
-        parse_type_overrides(req.types.as_deref().unwrap_or("")).map_err(services::Error::from)?;
-    let d = ds::resolve(st, &p, &dataset).await?.dataset_id;
-    let made = match source {
-        ImportSource::Sql { source, query } => {
-            let s = import::resolve_source(st, &p, source).await?;
-            import::from_sql(st, &p, d, s.data_source_id, query, overrides).await?
-        }
-        ImportSource::Path(path) => import::from_path(st, &p, d, path, overrides).await?,
-        ImportSource::Url(url) => import::from_url(st, &p, d, url, overrides).await?,
-    };
+    let d = ds::resolve(&st.services, &p, &dataset).await?.dataset_id;
+    let made = import::run(&st.services, &p, d, &req).await?;
     let status = if made.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(made)))
 }
