@@ -424,3 +424,34 @@ pub struct ValidationSummary {
     pub created_by: Option<String>,
     pub created_at: DateTime<Utc>,
 }
+
+/// An artifact in a lineage listing, with a dashboard link when Cairn has a page
+/// for it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LineageArtifact {
+    pub artifact_type: String,
+    pub name: String,
+    pub link: Option<String>,
+}
+
+/// One step (execution) next to a version: what it read and what it wrote.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LineageStep {
+    pub execution_type: String,
+    pub name: String,
+    pub state: String,
+    pub created_at: DateTime<Utc>,
+    pub inputs: Vec<LineageArtifact>,
+    pub outputs: Vec<LineageArtifact>,
+}
+
+/// The steps that made a version (`upstream`) and the steps that used it
+/// (`downstream`), from the lineage store.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VersionLineage {
+    pub upstream: Vec<LineageStep>,
+    pub downstream: Vec<LineageStep>,
+}

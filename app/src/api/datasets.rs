@@ -119,3 +119,12 @@ pub async fn create_data_source(
     let new = services::sql_source::NewDataSource { project_id: None, name, connection };
     Ok(services::sql_source::create(&state()?, &principal()?, new).await?.into())
 }
+
+#[server(endpoint = "datasets/lineage")]
+pub async fn version_lineage(
+    dataset_id: DatasetId,
+    version: i32,
+) -> Result<domain::datasets::VersionLineage, AppError> {
+    Ok(services::datasets::lineage_view::version_lineage(&state()?, &principal()?, dataset_id, version)
+        .await?)
+}

@@ -1,7 +1,7 @@
 //! One dataset version: headline numbers, a profile card per column with its
 //! distribution, correlations, and a paged preview of the rows.
 
-use crate::api::datasets::{dataset_rows, load_dataset_version};
+use crate::api::datasets::{dataset_rows, load_dataset_version, version_lineage};
 use crate::components::bars::{HistogramChart, TopBars};
 use crate::components::page::{ErrorBox, Loading, PageHeader, StatCard};
 use crate::format;
@@ -78,6 +78,7 @@ pub fn DatasetVersionPage() -> impl IntoView {
                     </section>
                     <CorrelationTable correlations=profile.correlations />
                     <Preview dataset=v.dataset_id version=v.version total=v.n_rows />
+                    <Lineage dataset=v.dataset_id version=v.version />
                 }.into_any()
             })}
         </Suspense>
@@ -216,6 +217,55 @@ fn Preview(dataset: DatasetId, version: i32, total: i64) -> impl IntoView {
                     }
                 })}
             </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn Lineage(dataset: DatasetId, version: i32) -> impl IntoView {
+    let lineage = Resource::new(|| (), move |_| version_lineage(dataset, version));
+    let artifacts = |list: Vec<domain::datasets::LineageArtifact>| {
+        list.into_iter()
+            .map(|a| {
+                let label = format!("{} ({})", a.name, a.artifact_type.replace('_', " "));
+                match a.link {
+                    Some(href) => view! { <li><a href=href>{label}</a></li> }.into_any(),
+                    None => view! { <li>{label}</li> }.into_any(),
+                }
+            })
+            .collect_view()
+    };
+    let table = move |title: &'static str, steps: Vec<domain::datasets::LineageStep>| {
+        (!steps.is_empty()).then(|| view! {
+            <h3>{title}</h3>
+            <table class="data">
+                <thead><tr><th scope="col">"Step"</th><th scope="col">"State"</th><th scope="col">"Inputs"</th><th scope="col">"Outputs"</th><th scope="col">"When"</th></tr></thead>
+                <tbody>{steps.into_iter().map(|s| view! {
+                    <tr>
+                        <td>{format!("{} · {}", s.execution_type.replace('_', " "), s.name)}</td>
+                        <td>{s.state}</td>
+                        <td><ul class="plain">{artifacts(s.inputs)}</ul></td>
+                        <td><ul class="plain">{artifacts(s.outputs)}</ul></td>
+                        <td>{crate::pages::datasets::when(s.created_at)}</td>
+                    </tr>
+                }).collect_view()}</tbody>
+            </table>
+        })
+    };
+    view! {
+        <section class="panel" data-testid="lineage">
+            <h2>"Lineage"</h2>
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    match lineage.await {
+                        Ok(l) if l.upstream.is_empty() && l.downstream.is_empty() => view! {
+                            <p class="muted">"Stored directly (upload or import); no step has used this version yet."</p>
+                        }.into_any(),
+                        Ok(l) => view! { <div>{table("Made by", l.upstream)}{table("Used by", l.downstream)}</div> }.into_any(),
+                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    }
+                })}
+            </Suspense>
         </section>
     }
 }
