@@ -138,7 +138,7 @@ pub fn run(s: &Settings) -> anyhow::Result<Report> {
     }
     drop(scratch);
 
-    let (best, median) = (best(&total), median(&total));
+    let (total_best, total_median) = (best(&total), median(&total));
     let mb = |b: u64| b as f64 / 1e6;
     let mut figures = vec![
         ("rows", outcome.rows as f64, ""),
@@ -146,16 +146,16 @@ pub fn run(s: &Settings) -> anyhow::Result<Report> {
         ("bytes_in_mb", mb(bytes_in), "MB (file as uploaded)"),
         ("text_mb", mb(text_bytes), "MB (decompressed)"),
         ("parquet_out_mb", mb(outcome.parquet_bytes), "MB (canonical Parquet, Snappy)"),
-        ("ingest_profile_seconds", best, "s (best run: ingest + Parquet + profile)"),
-        ("ingest_profile_seconds_median", median, "s"),
-        ("rows_per_second", outcome.rows as f64 / best, "rows/s"),
-        ("mb_per_second", mb(bytes_in) / best, "MB/s of the file as uploaded"),
-        ("text_mb_per_second", mb(text_bytes) / best, "MB/s of decompressed text"),
-        ("ingest_only_seconds", best_of(&ingest_only), "s (best run, no-op batch hook)"),
+        ("ingest_profile_seconds", total_best, "s (best run: ingest + Parquet + profile)"),
+        ("ingest_profile_seconds_median", total_median, "s"),
+        ("rows_per_second", outcome.rows as f64 / total_best, "rows/s"),
+        ("mb_per_second", mb(bytes_in) / total_best, "MB/s of the file as uploaded"),
+        ("text_mb_per_second", mb(text_bytes) / total_best, "MB/s of decompressed text"),
+        ("ingest_only_seconds", best(&ingest_only), "s (best run, no-op batch hook)"),
         ("read_once_seconds", read_seconds, "s (one decompressing read; the ingest makes two)"),
     ];
     if !profile_only.is_empty() {
-        figures.push(("profile_only_seconds", best_of(&profile_only), "s (best run, batches in memory)"));
+        figures.push(("profile_only_seconds", best(&profile_only), "s (best run, batches in memory)"));
     }
     if let Some(g) = generate_seconds {
         figures.push(("generate_seconds", g, "s (writing the synthetic CSV, not timed above)"));
@@ -181,7 +181,7 @@ pub fn run(s: &Settings) -> anyhow::Result<Report> {
         format!("{source}: {} rows x {} columns, {format:?}", outcome.rows, outcome.columns),
         format!("ingest + profile runs: {}", list(&total)),
         format!("ingest-only runs: {}", list(&ingest_only)),
-        format!("rayon threads for profiling: {}", rayon_threads()),
+        format!("threads available to the profiler: {}", available_threads()),
     ];
     if !profile_only.is_empty() {
         notes.push(format!("profile-only runs: {}", list(&profile_only)));
@@ -216,10 +216,6 @@ fn read_through(path: &Path, format: FileFormat) -> anyhow::Result<u64> {
     Ok(std::io::copy(&mut reader, &mut std::io::sink())?)
 }
 
-fn best_of(v: &[f64]) -> f64 {
-    best(v)
-}
-
 fn best(v: &[f64]) -> f64 {
     v.iter().copied().fold(f64::INFINITY, f64::min)
 }
@@ -236,7 +232,7 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
-fn rayon_threads() -> usize {
+fn available_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
@@ -323,9 +319,8 @@ fn write_synthetic_csv(path: &Path, rows: usize, columns: usize, seed: u64) -> a
                 Kind::Bool => out.write_all(if rng.next_u64() & 1 == 0 { b"true" } else { b"false" })?,
                 Kind::Timestamp => {
                     let secs = start + (r as i64) * 7 + (rng.next_u64() % 60) as i64;
-                    match chrono::DateTime::from_timestamp(secs, 0) {
-                        Some(t) => write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S"))?,
-                        None => {}
+                    if let Some(t) = chrono::DateTime::from_timestamp(secs, 0) {
+                        write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S"))?
                     }
                 }
             }
@@ -339,6 +334,7 @@ fn write_synthetic_csv(path: &Path, rows: usize, columns: usize, seed: u64) -> a
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::datasets::ColumnType;
 
     fn fig(report: &Report, name: &str) -> f64 {
         report.figures.iter().find(|f| f.0 == name).map(|f| f.1).unwrap()
@@ -376,13 +372,14 @@ mod tests {
         write_synthetic_csv(&path, 500, 20, 3).unwrap();
         let ingested = ingest_file(&path, FileFormat::Csv, &BTreeMap::new(), &mut |_, _| Ok(())).unwrap();
         let types: Vec<String> = ingested.columns.iter().map(|c| c.column_type.to_string()).collect();
-        let of = |k: usize| types.get(k).cloned().unwrap();
-        assert_eq!(of(0), domain::datasets::ColumnType::Float.to_string());
-        assert_eq!(of(2), domain::datasets::ColumnType::Int.to_string());
-        assert_eq!(of(4), domain::datasets::ColumnType::String.to_string());
-        assert_eq!(of(7), domain::datasets::ColumnType::Bool.to_string());
-        assert_eq!(of(12), domain::datasets::ColumnType::Timestamp.to_string());
-        assert_eq!(of(15), domain::datasets::ColumnType::Float.to_string());
+        let want = |t: ColumnType| t.to_string();
+        assert_eq!(types[0], want(ColumnType::Float));
+        assert_eq!(types[2], want(ColumnType::Int));
+        assert_eq!(types[4], want(ColumnType::String));
+        assert_eq!(types[7], want(ColumnType::Bool));
+        assert_eq!(types[12], want(ColumnType::Timestamp));
+        assert_eq!(types[15], want(ColumnType::Float));
+        assert_eq!(types[16], want(ColumnType::String));
     }
 
     #[test]
