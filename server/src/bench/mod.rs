@@ -1,15 +1,17 @@
 //! `cairn bench ...`: benchmarks that anyone can repeat. Each needs only
-//! `DATABASE_URL` (it creates and drops its own scratch database; `drift` needs
-//! none), prints its figures, and with `--json` ends with one JSON object of
+//! `DATABASE_URL` (it creates and drops its own scratch database; `drift` and
+//! `profile` need none), prints its figures, and with `--json` ends with one JSON object of
 //! them. Benchmarks measure; tests check behaviour.
 
 pub mod auth;
 pub mod drift;
+pub mod profile;
 pub mod tracking;
 
 use crate::config::DatabaseArgs;
 use clap::{Args, Subcommand};
 use sqlx::PgPool;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Subcommand, Debug)]
@@ -22,6 +24,31 @@ pub enum BenchCommand {
     Tracking(TrackingBenchArgs),
     /// Drift statistics (PSI, KS + p-value, JS) on generated numeric columns; no database.
     Drift(DriftBenchArgs),
+    /// Ingest (type inference, canonical Parquet) + profile of a file, as an upload does; no database.
+    Profile(ProfileBenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileBenchArgs {
+    /// CSV, CSV.gz or Parquet file (relative to the current directory, or absolute).
+    #[arg(long, default_value = "../shared/data/flights.csv.gz")]
+    pub file: PathBuf,
+    /// Times each measurement is repeated (best and median are reported).
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Instead of --file: generate a CSV of this many rows of mixed columns in a temp
+    /// dir (deleted afterwards) and report peak memory against its size.
+    #[arg(long)]
+    pub synthetic_rows: Option<usize>,
+    /// Columns of the synthetic CSV.
+    #[arg(long, default_value_t = 20)]
+    pub synthetic_columns: usize,
+    /// Seed of the synthetic CSV.
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+    /// End with one JSON object of the figures.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -130,6 +157,19 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             };
             // CPU-bound for seconds: off the async runtime's threads.
             let report = tokio::task::spawn_blocking(move || drift::run(&settings)).await??;
+            report.print(args.json);
+            Ok(())
+        }
+        BenchCommand::Profile(args) => {
+            let settings = profile::Settings {
+                file: args.file,
+                runs: args.runs,
+                synthetic_rows: args.synthetic_rows,
+                synthetic_columns: args.synthetic_columns,
+                seed: args.seed,
+            };
+            // Blocking file I/O and CPU work for seconds: off the async runtime's threads.
+            let report = tokio::task::spawn_blocking(move || profile::run(&settings)).await??;
             report.print(args.json);
             Ok(())
         }
