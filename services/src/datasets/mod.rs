@@ -11,6 +11,7 @@
 pub mod convert;
 pub mod import;
 pub mod ingest;
+pub mod prepare;
 pub mod read;
 pub mod schema;
 pub mod validate;
