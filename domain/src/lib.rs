@@ -12,6 +12,7 @@ pub mod ids;
 pub mod imports;
 pub mod jobs;
 pub mod overview;
+pub mod preparation;
 pub mod prepare;
 pub mod profile;
 pub mod project;

@@ -248,8 +248,10 @@ pub enum SplitSpec {
 }
 
 /// A column's name and type: what a fitted transform expects and produces.
+/// (Named `TransformColumn` in the OpenAPI document, apart from the dataset
+/// schema's `ColumnSchema`.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = TransformColumn))]
 pub struct ColumnSchema {
     pub name: String,
     #[serde(rename = "type")]

@@ -7,5 +7,6 @@ mod http;
 mod imports;
 mod jobs;
 mod mlflow;
+mod preparation;
 mod support;
 mod tracking;

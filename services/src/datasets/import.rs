@@ -148,13 +148,37 @@ pub async fn from_sql(
 /// `created_by` names the parquet crate's version, which would change the hash of
 /// unchanged data on every upgrade of the crate.
 fn deterministic_props() -> WriterProperties {
+    deterministic_props_by("cairn sql import")
+}
+
+/// [`deterministic_props`] with another constant `created_by` (each writer of
+/// versions names itself; changing a name changes the hashes it produces).
+fn deterministic_props_by(created_by: &str) -> WriterProperties {
     WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_1_0)
         .set_compression(Compression::SNAPPY)
         .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_max_row_group_row_count(Some(1 << 20))
-        .set_created_by("cairn sql import".to_string())
+        .set_created_by(created_by.to_string())
         .build()
+}
+
+/// Writes batches computed in memory (e.g. prepared splits) to a temp Parquet file
+/// with fixed writer settings, so the same batches give the same bytes and hence
+/// the same version. Blocking: call it on the blocking pool.
+pub(crate) fn write_batches_blocking(
+    schema: arrow_schema::SchemaRef,
+    batches: &[arrow_array::RecordBatch],
+    created_by: &str,
+) -> Result<Spooled> {
+    let file = tempfile::NamedTempFile::new().map_err(anyhow::Error::from)?;
+    let mut writer = ArrowWriter::try_new(file, schema, Some(deterministic_props_by(created_by)))
+        .map_err(|e| anyhow::anyhow!("starting a Parquet file: {e}"))?;
+    for batch in batches {
+        writer.write(batch).map_err(|e| anyhow::anyhow!("writing a Parquet file: {e}"))?;
+    }
+    let file = writer.into_inner().map_err(|e| anyhow::anyhow!("finishing a Parquet file: {e}"))?;
+    hash_file(file)
 }
 
 /// Streams the query's batches into a temp Parquet file (each batch written on the

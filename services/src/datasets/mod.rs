@@ -12,6 +12,7 @@ pub mod convert;
 pub mod import;
 pub mod ingest;
 pub mod lineage_view;
+pub mod prepare;
 pub mod read;
 pub mod schema;
 pub mod validate;

@@ -1,5 +1,6 @@
 //! Postgres integration tests of `services`: each test gets a fresh, migrated database.
 mod dataset_imports;
+mod dataset_prepare;
 mod datasets;
 mod db;
 mod jobs;

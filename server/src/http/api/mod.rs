@@ -6,6 +6,7 @@ pub mod auth;
 pub mod data_sources;
 pub mod datasets;
 pub mod jobs;
+pub mod preparation;
 pub mod projects;
 pub mod status;
 pub mod tokens;
@@ -69,6 +70,8 @@ use utoipa::OpenApi;
         datasets::create_validation,
         datasets::list_validations,
         datasets::get_validation,
+        preparation::prepare_version,
+        preparation::get_transform,
         data_sources::import_version,
         data_sources::list_data_sources,
         data_sources::create_data_source,
@@ -138,6 +141,23 @@ use utoipa::OpenApi;
         domain::imports::NewDataSource,
         domain::imports::ImportRequest,
         domain::imports::SqlImport,
+        domain::preparation::PrepareRequest,
+        domain::preparation::Prepared,
+        domain::prepare::TransformSpec,
+        domain::prepare::Step,
+        domain::prepare::SplitSpec,
+        domain::prepare::ImputeStrategy,
+        domain::prepare::Scalar,
+        domain::prepare::UnknownCategory,
+        domain::prepare::DatePart,
+        domain::prepare::FittedTransform,
+        domain::prepare::FittedStep,
+        domain::prepare::ColumnSchema,
+        domain::prepare::ImputeFill,
+        domain::prepare::OneHotColumn,
+        domain::prepare::OrdinalColumn,
+        domain::prepare::Standardization,
+        domain::prepare::MinMaxRange,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -191,6 +211,8 @@ pub fn router() -> Router<ServerState> {
         .route("/datasets/{dataset}/versions/{version}/rows", get(datasets::version_rows))
         .route("/datasets/{dataset}/versions/{version}/download", get(datasets::download_version))
         .route("/datasets/{dataset}/versions/{version}/profile", get(datasets::version_profile))
+        .route("/datasets/{dataset}/versions/{version}/prepare", post(preparation::prepare_version))
+        .route("/datasets/{dataset}/versions/{version}/transform", get(preparation::get_transform))
         .route("/datasets/{dataset}/schema", get(datasets::get_schema).put(datasets::put_schema))
         .route(
             "/datasets/{dataset}/validations",
