@@ -32,7 +32,7 @@ export default async function globalSetup() {
       CAIRN_SECRET_KEY: randomBytes(32).toString('hex'),
       // The dataset import tests read the shared data folder and query this
       // instance's own database as a SQL source.
-      CAIRN_DATA_PATH_ALLOW: path.resolve(__dirname, '../../shared/data'),
+      CAIRN_DATA_PATH_ALLOW: path.resolve(__dirname, '../testdata'),
       CAIRN_SQL_SOURCE_ALLOW: `${url.hostname}:${url.port || '5432'}`,
     },
     stdio: ['ignore', 'pipe', 'inherit'],

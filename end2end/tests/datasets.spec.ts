@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { open, screenshot, signIn, url } from './util';
 
-const DATA = path.resolve(__dirname, '../../../shared/data');
+const DATA = path.resolve(__dirname, '../../testdata');
 
 /** credit_data.csv with a new `Home` category and incomes tripled: what validation must flag. */
 function changedCredit(): string {

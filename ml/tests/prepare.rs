@@ -1,4 +1,4 @@
-//! Data preparation on real data sets (penguins, credit_data from shared/data),
+//! Data preparation on real data sets (penguins, credit_data from testdata/),
 //! checked against numbers numpy/pandas computed on the same training rows
 //! (fixtures/prepare_reference.py → prepare_reference.json).
 

@@ -2,10 +2,10 @@
 
 use ml::frame::{Column, ColumnData, Frame};
 
-/// A data set from `/work/shared/data` (path relative to this crate, so it works
-/// from any checkout next to `shared/`).
+/// A data set from the repository's `testdata/` (path relative to this crate, so it works
+/// from any checkout).
 pub fn data_set(file: &str) -> Frame {
-    let path = format!("{}/../../shared/data/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../testdata/{file}", env!("CARGO_MANIFEST_DIR"));
     read_csv(&path)
 }
 

@@ -6,7 +6,7 @@ use axum::http::{Request, StatusCode};
 use domain::auth::Role;
 use sqlx::PgPool;
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data");
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata");
 
 async fn upload(app: &axum::Router, token: &str, uri: &str, body: Vec<u8>) -> Reply {
     let req = Request::post(uri)

@@ -6,7 +6,7 @@ use axum::http::{Request, StatusCode};
 use domain::auth::Role;
 use sqlx::PgPool;
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data");
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata");
 
 const SPEC: &str = r#"{
     "target": "Status",

@@ -11,7 +11,7 @@ use services::{AppState, Error, artifacts::ArtifactStore};
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data");
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata");
 
 const SPEC: &str = r#"
 target: Status

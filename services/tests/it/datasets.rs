@@ -8,7 +8,7 @@ use services::{AppState, artifacts::ArtifactStore};
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data");
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata");
 
 fn data(name: &str) -> Vec<u8> {
     std::fs::read(format!("{DATA}/{name}")).unwrap()
