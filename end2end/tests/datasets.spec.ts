@@ -82,7 +82,8 @@ test('a user uploads credit data, reads its profile, edits the schema, uploads a
 test('penguins upload shows missing values and categories; a bad file gets a clear error', async ({ page }) => {
   await signIn(page);
   await open(page, '/datasets');
-  await page.getByTestId('new-dataset-form').getByLabel('Name').fill(`penguins-${Date.now()}`);
+  const penguins = `penguins-${Date.now()}`;
+  await page.getByTestId('new-dataset-form').getByLabel('Name').fill(penguins);
   await page.locator('#new-dataset-file').setInputFiles(path.join(DATA, 'penguins.csv'));
   await page.getByTestId('new-dataset-form').getByRole('button', { name: 'Upload' }).click();
   await expect(page).toHaveURL(/\/versions\/1$/);
@@ -91,8 +92,35 @@ test('penguins upload shows missing values and categories; a bad file gets a cle
   await expect(page.getByTestId('preview-table')).toContainText('missing');
   await screenshot(page, 'dataset-penguins');
 
+  // Prepare: fit a transform on the version; the train split becomes a new dataset
+  // whose lineage points back here.
+  await page.getByRole('heading', { name: 'Prepare' }).click();
+  await page.getByLabel('transform spec').fill([
+    'steps:',
+    '  - op: impute',
+    '    strategy: median',
+    '  - op: one_hot',
+    '    columns: [island, sex]',
+    'split:',
+    '  method: stratified',
+    '  column: species',
+    '  test_fraction: 0.25',
+    '  seed: 7',
+  ].join('\n'));
+  await page.getByTestId('prepare-form').getByRole('button', { name: 'Prepare' }).click();
+  await expect(page).toHaveURL(/\/versions\/1$/);
+  await expect(page.locator('h1')).toContainText('-prepared v1');
+  await expect(page.getByTestId('rows')).toContainText('258');
+  await expect(page.locator('[data-column="island_Biscoe"]')).toContainText('float');
+  const lineage = page.getByTestId('lineage');
+  await expect(lineage).toContainText('prepare');
+  await expect(lineage.getByRole('link', { name: /penguins-\d+ v1/ })).toBeVisible();
+  await screenshot(page, 'dataset-prepared');
+  await lineage.getByRole('link', { name: /penguins-\d+ v1/ }).click();
+  await expect(page.getByTestId('lineage')).toContainText('Used by');
+
   // A ragged CSV as a new version: the error names the line, nothing is stored.
-  await page.getByRole('link', { name: /penguins-/ }).click();
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: penguins, exact: true }).click();
   const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-e2e-')), 'bad.csv');
   fs.writeFileSync(bad, 'a,b\n1,2\n3\n');
   await page.locator('#version-file').setInputFiles(bad);

@@ -128,3 +128,24 @@ pub async fn version_lineage(
     Ok(services::datasets::lineage_view::version_lineage(&state()?, &principal()?, dataset_id, version)
         .await?)
 }
+
+/// Fits a transform spec (YAML or JSON) on a version; returns the train version
+/// (and test version, when the spec splits).
+#[server(endpoint = "datasets/prepare")]
+pub async fn prepare_dataset_version(
+    dataset_id: DatasetId,
+    version: i32,
+    spec: String,
+    output: String,
+) -> Result<domain::preparation::Prepared, AppError> {
+    let output = Some(output.trim()).filter(|o| !o.is_empty());
+    Ok(services::datasets::prepare::prepare_version(
+        &state()?,
+        &principal()?,
+        dataset_id,
+        version,
+        &spec,
+        output,
+    )
+    .await?)
+}

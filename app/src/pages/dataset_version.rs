@@ -1,15 +1,16 @@
 //! One dataset version: headline numbers, a profile card per column with its
 //! distribution, correlations, and a paged preview of the rows.
 
-use crate::api::datasets::{dataset_rows, load_dataset_version, version_lineage};
+use crate::api::datasets::{dataset_rows, load_dataset_version, prepare_dataset_version, version_lineage};
 use crate::components::bars::{HistogramChart, TopBars};
 use crate::components::page::{ErrorBox, Loading, PageHeader, StatCard};
 use crate::format;
 use domain::DatasetId;
 use domain::profile::{ColumnProfile, ColumnStats, Correlations};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_navigate, use_params_map};
 
 #[component]
 pub fn DatasetVersionPage() -> impl IntoView {
@@ -78,6 +79,7 @@ pub fn DatasetVersionPage() -> impl IntoView {
                     </section>
                     <CorrelationTable correlations=profile.correlations />
                     <Preview dataset=v.dataset_id version=v.version total=v.n_rows />
+                    <Prepare dataset=v.dataset_id version=v.version />
                     <Lineage dataset=v.dataset_id version=v.version />
                 }.into_any()
             })}
@@ -266,6 +268,63 @@ fn Lineage(dataset: DatasetId, version: i32) -> impl IntoView {
                     }
                 })}
             </Suspense>
+        </section>
+    }
+}
+
+const EXAMPLE_SPEC: &str = "# Fitted on the train split, applied to both.
+steps:
+  - op: impute
+    strategy: median
+  - op: standard_scale
+split:
+  method: random
+  test_fraction: 0.2
+  seed: 42
+";
+
+/// Fits a transform spec on this version and stores the prepared train (and test)
+/// data as new versions, with the fitted transform and lineage.
+#[component]
+fn Prepare(dataset: DatasetId, version: i32) -> impl IntoView {
+    let spec = RwSignal::new(EXAMPLE_SPEC.to_string());
+    let output = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let navigate = use_navigate();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let navigate = navigate.clone();
+        let (text, out) = (spec.get_untracked(), output.get_untracked());
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match prepare_dataset_version(dataset, version, text, out).await {
+                Ok(p) => navigate(
+                    &format!("/datasets/{}/versions/{}", p.train.version.dataset_id, p.train.version.version),
+                    Default::default(),
+                ),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <section class="panel">
+            <details>
+                <summary><h2 class="inline">"Prepare"</h2> <span class="muted">"— fit a transform (impute, encode, scale, filter, split) and store the result as new versions"</span></summary>
+                <form on:submit=submit data-testid="prepare-form" class="stack">
+                    <label><span>"Transform spec (YAML or JSON)"</span>
+                        <textarea rows="10" class="code" bind:value=spec aria-label="transform spec"></textarea>
+                    </label>
+                    <div class="form-row">
+                        <label class="grow"><span>"Output dataset (default: this name + \"-prepared\")"</span><input bind:value=output placeholder="credit-features" /></label>
+                        <button type="submit" class="btn btn-primary" disabled=move || busy.get()>{move || if busy.get() { "Preparing…" } else { "Prepare" }}</button>
+                    </div>
+                    <p class="hint">"Steps: select, drop, filter (e.g. age >= 18 and home != \"other\"), impute, one_hot, ordinal, standard_scale, min_max_scale, log, date_parts; split: random, stratified or time. The test split goes to <output>-test."</p>
+                </form>
+                {move || error.get().map(|m| view! { <p class="callout callout-alert" role="alert" data-testid="prepare-error">{m}</p> })}
+            </details>
         </section>
     }
 }

@@ -168,6 +168,21 @@ async fn preparing_stores_both_splits_the_transform_and_lineage(pool: PgPool) {
     let transform = down.artifacts.iter().find(|a| a.type_name == "transform").unwrap();
     assert_eq!(transform.uri, made.transform_key);
 
+    // The version pages' lineage: the train version was made by `prepare` from
+    // credit v1 (linked), and credit v1 shows the step that used it.
+    let made_by =
+        datasets::lineage_view::version_lineage(&st, &p, train.version.dataset_id, 1).await.unwrap();
+    assert_eq!(made_by.upstream.len(), 1);
+    assert_eq!(made_by.upstream[0].execution_type, "prepare");
+    let input = &made_by.upstream[0].inputs;
+    assert_eq!(input.len(), 1);
+    assert_eq!(input[0].link.as_deref(), Some(format!("/datasets/{credit_id}/versions/1").as_str()));
+    assert!(made_by.upstream[0].outputs.iter().any(|a| a.name == "credit-prepared v1"));
+    let used_by = datasets::lineage_view::version_lineage(&st, &p, credit_id, 1).await.unwrap();
+    assert!(used_by.upstream.is_empty());
+    assert_eq!(used_by.downstream.len(), 1);
+    assert_eq!(used_by.downstream[0].outputs.len(), 3, "train, test and the transform");
+
     // Again with the same spec (as JSON this time): the same versions, nothing new.
     let spec_json = serde_json::to_string(&ml::prepare::parse_spec(SPEC).unwrap()).unwrap();
     let again = prepare::prepare_version(&st, &p, credit_id, 1, &spec_json, None).await.unwrap();
