@@ -56,6 +56,10 @@ test('runs logged over the MLflow API are browsed, filtered and opened with thei
   const legend = page.getByTestId('metric-chart').locator('.legend');
   await expect(legend).toContainText('rf-small');
   await expect(legend).toContainText('baseline');
+  // Parameter vs metric: one point per run, lr on a numeric axis.
+  const scatter = page.getByTestId('scatter');
+  await expect(scatter.locator('circle.dot')).toHaveCount(3);
+  await expect(scatter.locator('svg')).toHaveAttribute('aria-label', 'accuracy against lr for 3 runs');
   await screenshot(page, 'compare');
 
   // Open a run: params, latest metrics, the history chart.

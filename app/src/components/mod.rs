@@ -3,3 +3,4 @@ pub mod bars;
 pub mod chart;
 pub mod layout;
 pub mod page;
+pub mod scatter;

@@ -390,6 +390,8 @@ fn CompareView(runs: Vec<Run>) -> impl IntoView {
         })
         .collect_view();
     let ids: Vec<(String, uuid::Uuid)> = runs.iter().map(|r| (run_name(r), r.info.run_id)).collect();
+    let scatter = (!param_keys.is_empty() && !metric_keys.is_empty())
+        .then(|| view! { <ParamMetricScatter runs=runs.clone() params=param_keys.clone() metrics=metric_keys.clone() /> });
     view! {
         <section class="panel">
             <h2>"Parameters and metrics"</h2>
@@ -401,11 +403,47 @@ fn CompareView(runs: Vec<Run>) -> impl IntoView {
                 </table>
             </div>
         </section>
+        {scatter}
         <section class="panel">
             <h2>"Metric curves"</h2>
             <div class="charts">
                 {metric_keys.into_iter().map(|k| view! { <CompareChart key=k runs=ids.clone() /> }).collect_view()}
             </div>
+        </section>
+    }
+}
+
+/// Any parameter against any metric (its latest value), one point per run.
+#[component]
+fn ParamMetricScatter(runs: Vec<Run>, params: Vec<String>, metrics: Vec<String>) -> impl IntoView {
+    let param = RwSignal::new(params.first().cloned().unwrap_or_default());
+    let metric = RwSignal::new(metrics.first().cloned().unwrap_or_default());
+    let points = move || {
+        let (pk, mk) = (param.get(), metric.get());
+        runs.iter()
+            .filter_map(|r| {
+                let y = r.metrics.iter().find(|m| m.key == mk)?.value;
+                let x = r.params.iter().find(|p| p.key == pk).map(|p| p.value.clone()).unwrap_or_default();
+                Some(crate::components::scatter::Point { label: run_name(r), x, y })
+            })
+            .collect::<Vec<_>>()
+    };
+    view! {
+        <section class="panel">
+            <h2>"Parameter vs metric"</h2>
+            <div class="form-row">
+                <label><span>"Parameter"</span>
+                    <select bind:value=param aria-label="parameter">
+                        {params.iter().map(|k| view! { <option value=k.clone()>{k.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label><span>"Metric"</span>
+                    <select bind:value=metric aria-label="metric">
+                        {metrics.iter().map(|k| view! { <option value=k.clone()>{k.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+            </div>
+            {move || view! { <crate::components::scatter::ScatterChart x_label=param.get() y_label=metric.get() points=points() /> }}
         </section>
     }
 }
