@@ -2,8 +2,8 @@
 //! URL (a tiny HTTP server on 127.0.0.1 inside the test: no external network).
 use domain::auth::Role;
 use domain::datasets::{ColumnType, NewDataset, SourceKind};
-use domain::{DataSourceId, DatasetId, UserId};
-use services::auth::{Principal, Via};
+use domain::{DataSourceId, DatasetId};
+use services::auth::Principal;
 use services::datasets::{self, import, import::ImportSettings};
 use services::secrets::SecretCipher;
 use services::sql_source::{self, NewDataSource, SqlSourceSettings};
@@ -14,18 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const KEY: &str = "test-key-test-key-test-key-test-key";
 
-async fn user(pool: &PgPool, role: Role) -> Principal {
-    let name = format!("{role}-{}", uuid::Uuid::new_v4().simple());
-    let id: uuid::Uuid = sqlx::query_scalar(
-        "insert into app_user (username, password_hash, role) values ($1, 'x', $2) returning user_id",
-    )
-    .bind(&name)
-    .bind(role.as_str())
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    Principal { user_id: UserId(id), username: name, role, via: Via::Cli, ip: None }
-}
+use crate::support::user;
 
 fn state(pool: &PgPool, imports: ImportSettings) -> AppState {
     let dir = tempfile::tempdir().unwrap().keep();

@@ -1,10 +1,10 @@
 //! Preparing a dataset version: prepared splits as new versions, the fitted
 //! transform stored and read back, lineage from the output to the input, content
 //! addressing on a re-run, and bad specs refused before anything is stored.
+use domain::DatasetId;
 use domain::auth::Role;
 use domain::datasets::{ColumnType, NewDataset, SourceKind};
-use domain::{DatasetId, UserId};
-use services::auth::{Principal, Via};
+use services::auth::Principal;
 use services::datasets::{self, Spooled, VersionInput, prepare};
 use services::lineage::{self, Direction};
 use services::{AppState, Error, artifacts::ArtifactStore};
@@ -31,18 +31,7 @@ split:
   seed: 42
 "#;
 
-async fn user(pool: &PgPool, role: Role) -> Principal {
-    let name = format!("u-{}", role.as_str());
-    let id: uuid::Uuid = sqlx::query_scalar(
-        "insert into app_user (username, password_hash, role) values ($1, 'x', $2) returning user_id",
-    )
-    .bind(&name)
-    .bind(role.as_str())
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    Principal { user_id: UserId(id), username: name, role, via: Via::Cli, ip: None }
-}
+use crate::support::user;
 
 fn state(pool: PgPool) -> AppState {
     let dir = tempfile::tempdir().unwrap().keep();

@@ -2,7 +2,7 @@
 use domain::auth::Role;
 use domain::datasets::{ColumnType, NewDataset};
 use services::Error;
-use services::auth::{Principal, Via};
+use services::auth::Principal;
 use services::datasets::{self, Spooled, VersionInput};
 use services::{AppState, artifacts::ArtifactStore};
 use sqlx::PgPool;
@@ -14,19 +14,7 @@ fn data(name: &str) -> Vec<u8> {
     std::fs::read(format!("{DATA}/{name}")).unwrap()
 }
 
-/// A principal backed by a real user row (versions record who made them).
-async fn user(pool: &PgPool, role: Role) -> Principal {
-    let name = format!("u-{}", role.as_str());
-    let id: uuid::Uuid = sqlx::query_scalar(
-        "insert into app_user (username, password_hash, role) values ($1, 'x', $2) returning user_id",
-    )
-    .bind(&name)
-    .bind(role.as_str())
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    Principal { user_id: domain::UserId(id), username: name, role, via: Via::Cli, ip: None }
-}
+use crate::support::user;
 
 fn state(pool: PgPool) -> AppState {
     let dir = tempfile::tempdir().unwrap().keep();

@@ -4,9 +4,9 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
+use domain::DataSourceId;
 use domain::auth::Role;
-use domain::{DataSourceId, UserId};
-use services::auth::{Principal, Via};
+use services::auth::Principal;
 use services::secrets::SecretCipher;
 use services::sql_source::{self, NewDataSource, QueryLimits, SqlSourceSettings};
 use services::{AppState, Error, artifacts::ArtifactStore};
@@ -16,19 +16,7 @@ use std::time::Duration;
 const KEY: &str = "test-key-test-key-test-key-test-key";
 const PASSWORD: &str = "hunter2-never-stored";
 
-/// A user of `role` that exists (sources record who created them).
-async fn user(pool: &PgPool, role: Role) -> Principal {
-    let name = format!("{role}-{}", uuid::Uuid::new_v4().simple());
-    let id: uuid::Uuid = sqlx::query_scalar(
-        "insert into app_user (username, password_hash, role) values ($1, 'x', $2) returning user_id",
-    )
-    .bind(&name)
-    .bind(role.as_str())
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    Principal { user_id: UserId(id), username: name, role, via: Via::Cli, ip: None }
-}
+use crate::support::user;
 
 /// host:port of the test server, as the pool reaches it.
 fn host_port(pool: &PgPool) -> String {

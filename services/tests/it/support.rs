@@ -45,3 +45,24 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A principal backed by a real user row (datasets, sources and preparations record
+/// who made them); a fresh unique name each call.
+pub async fn user(pool: &PgPool, role: domain::auth::Role) -> services::auth::Principal {
+    let name = format!("{role}-{}", uuid::Uuid::new_v4().simple());
+    let id: uuid::Uuid = sqlx::query_scalar(
+        "insert into app_user (username, password_hash, role) values ($1, 'x', $2) returning user_id",
+    )
+    .bind(&name)
+    .bind(role.as_str())
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    services::auth::Principal {
+        user_id: domain::UserId(id),
+        username: name,
+        role,
+        via: services::auth::Via::Cli,
+        ip: None,
+    }
+}
