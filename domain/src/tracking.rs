@@ -256,3 +256,29 @@ mod tests {
         assert!(nan.value.is_nan());
     }
 }
+
+/// A file or folder among a run's artifacts; `path` is relative to the run's
+/// artifact root.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ArtifactEntry {
+    pub path: String,
+    pub is_dir: bool,
+    pub size: u64,
+}
+
+/// What the run page shows inline for an artifact.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ArtifactPreview {
+    /// UTF-8 text (JSON pretty-printed), cut at `ARTIFACT_PREVIEW_BYTES`.
+    Text { text: String, truncated: bool },
+    /// A PNG, JPEG, GIF, SVG or WebP image as a `data:` URL.
+    Image { data_url: String },
+    /// Anything else: download it.
+    Binary { size: u64 },
+}
+
+/// Largest text shown inline; images above it are offered for download only.
+pub const ARTIFACT_PREVIEW_BYTES: usize = 256 * 1024;

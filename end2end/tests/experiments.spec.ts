@@ -16,6 +16,11 @@ async function logExperiment(request: APIRequestContext, token: string, name: st
     const metrics = Array.from({ length: 20 }, (_, step) => ({ key: 'accuracy', value: (final * (step + 1)) / 20, timestamp: Date.now(), step }));
     await call('runs/log-batch', { run_id: id, metrics, params: [{ key: 'lr', value: lr }], tags: [] });
     await call('runs/update', { run_id: id, status: 'FINISHED', end_time: Date.now() + 1500 });
+    // An artifact, as mlflow.log_dict sends it through the artifact proxy.
+    const put = await request.put(url(`/api/2.0/mlflow-artifacts/artifacts/${exp.experiment_id}/${id.replace(/-/g, '')}/artifacts/eval/summary.json`), {
+      headers, data: JSON.stringify({ run, accuracy: final }),
+    });
+    expect(put.status(), await put.text()).toBe(200);
   }
   return exp.experiment_id as string;
 }
@@ -70,5 +75,9 @@ test('runs logged over the MLflow API are browsed, filtered and opened with thei
   await expect(page.getByTestId('params-table')).toContainText('0.01');
   await expect(page.getByTestId('metrics-table')).toContainText('0.93');
   await expect(page.getByTestId('metric-chart')).toContainText('20 points');
+  const artifacts = page.getByTestId('artifacts');
+  await expect(artifacts).toContainText('eval/summary.json');
+  await artifacts.getByRole('row', { name: /summary\.json/ }).getByRole('button', { name: 'Preview' }).click();
+  await expect(page.getByTestId('artifact-preview')).toContainText('"accuracy": 0.93');
   await screenshot(page, 'run');
 });

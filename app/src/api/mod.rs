@@ -201,3 +201,16 @@ pub async fn metric_history(
         .await?)
 }
 pub mod datasets;
+
+#[server(endpoint = "runs/artifacts")]
+pub async fn run_artifacts(run_id: uuid::Uuid) -> Result<Vec<domain::tracking::ArtifactEntry>, AppError> {
+    Ok(services::tracking::artifacts::tree(&state()?, &principal()?, run_id).await?)
+}
+
+#[server(endpoint = "runs/artifact-preview")]
+pub async fn artifact_preview(
+    run_id: uuid::Uuid,
+    path: String,
+) -> Result<domain::tracking::ArtifactPreview, AppError> {
+    Ok(services::tracking::artifacts::preview(&state()?, &principal()?, run_id, &path).await?)
+}

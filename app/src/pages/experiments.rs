@@ -1,7 +1,9 @@
 //! Experiments: the list, one experiment's runs (filter with MLflow's syntax, sort,
 //! page), and one run (params, latest metrics with their history, tags).
 
-use crate::api::{get_experiment, get_run, list_experiments, metric_history, search_runs};
+use crate::api::{
+    artifact_preview, get_experiment, get_run, list_experiments, metric_history, run_artifacts, search_runs,
+};
 use crate::components::chart::{LineChart, Series};
 use crate::components::page::{EmptyState, ErrorBox, Loading, PageHeader};
 use domain::tracking::{Metric, Run};
@@ -273,11 +275,88 @@ fn RunView(run: Run) -> impl IntoView {
                 {charts.into_iter().map(|m: Metric| view! { <MetricChart run_id=run_id key=m.key /> }).collect_view()}
             </div>
         </section>
+        <Artifacts run_id=run_id experiment_id=exp />
         <section class="panel">
             <h2>"Tags"</h2>
             <table class="data"><tbody>
                 {run.tags.into_iter().map(|t| view! { <tr><th scope="row" class="mono">{t.key}</th><td class="mono">{t.value}</td></tr> }).collect_view()}
             </tbody></table>
+        </section>
+    }
+}
+
+/// The run's artifact files with download links and an inline preview of text,
+/// JSON and images.
+#[component]
+fn Artifacts(run_id: uuid::Uuid, experiment_id: i64) -> impl IntoView {
+    let files = Resource::new(move || run_id, run_artifacts);
+    let chosen = RwSignal::new(None::<String>);
+    let preview = Resource::new(
+        move || chosen.get(),
+        move |path| async move {
+            match path {
+                Some(p) => artifact_preview(run_id, p).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    let base = format!("/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/{}/artifacts", run_id.simple());
+    view! {
+        <section class="panel" data-testid="artifacts">
+            <h2>"Artifacts"</h2>
+            <Suspense fallback=Loading>
+                {move || {
+                    let base = base.clone();
+                    Suspend::new(async move {
+                        match files.await {
+                            Ok(list) if list.is_empty() => view! { <p class="muted">"No artifacts: log some with mlflow.log_artifact or log_dict."</p> }.into_any(),
+                            Ok(list) => view! {
+                                <table class="data">
+                                    <thead><tr><th scope="col">"Path"</th><th scope="col" class="num">"Size"</th><th scope="col"></th></tr></thead>
+                                    <tbody>{list.into_iter().map(|f| {
+                                        let path = f.path.clone();
+                                        let href = format!("{base}/{}", f.path);
+                                        view! {
+                                            <tr>
+                                                <td class="mono">{if f.is_dir { format!("{}/", f.path) } else { f.path.clone() }}</td>
+                                                <td class="num">{(!f.is_dir).then(|| crate::format::bytes(f.size as i64))}</td>
+                                                <td class="actions-cell">{(!f.is_dir).then(|| view! {
+                                                    <button class="btn" on:click=move |_| chosen.set(Some(path.clone()))>"Preview"</button>
+                                                    " "
+                                                    <a class="btn" href=href rel="external" download="">"Download"</a>
+                                                })}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}</tbody>
+                                </table>
+                            }.into_any(),
+                            Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
+            <Transition>
+                {move || Suspend::new(async move {
+                    use domain::tracking::ArtifactPreview;
+                    let title = chosen.get_untracked().unwrap_or_default();
+                    match preview.await {
+                        Ok(None) => ().into_any(),
+                        Ok(Some(ArtifactPreview::Text { text, truncated })) => view! {
+                            <h3 class="mono">{title}</h3>
+                            <pre class="log" data-testid="artifact-preview">{text}</pre>
+                            {truncated.then(|| view! { <p class="hint">"Cut short: download the file for the rest."</p> })}
+                        }.into_any(),
+                        Ok(Some(ArtifactPreview::Image { data_url })) => view! {
+                            <h3 class="mono">{title.clone()}</h3>
+                            <img class="artifact-image" src=data_url alt=title data-testid="artifact-preview" />
+                        }.into_any(),
+                        Ok(Some(ArtifactPreview::Binary { size })) => view! {
+                            <p class="muted" data-testid="artifact-preview">{format!("{title}: {} of binary data — download it to open.", crate::format::bytes(size as i64))}</p>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                    }
+                })}
+            </Transition>
         </section>
     }
 }

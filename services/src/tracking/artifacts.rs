@@ -87,6 +87,82 @@ pub async fn list(st: &AppState, p: &Principal, path: &str) -> Result<Vec<Entry>
         .collect())
 }
 
+/// Most entries a run's artifact tree lists (deeper files are still downloadable).
+pub const MAX_TREE_ENTRIES: usize = 500;
+
+/// Every file and folder of a run's artifacts, folders first at each level.
+pub async fn tree(
+    st: &AppState,
+    p: &Principal,
+    run_id: uuid::Uuid,
+) -> Result<Vec<domain::tracking::ArtifactEntry>> {
+    let run = super::get_run(st, p, run_id).await?;
+    let root = format!("{}/{}/artifacts", run.info.experiment_id, run_id.simple());
+    let mut out = Vec::new();
+    let mut pending = vec![root.clone()];
+    while let Some(dir) = pending.pop() {
+        for e in list(st, p, &dir).await? {
+            if out.len() >= MAX_TREE_ENTRIES {
+                return Ok(out);
+            }
+            if e.is_dir {
+                pending.push(format!("{root}/{}", e.path));
+            }
+            out.push(domain::tracking::ArtifactEntry { path: e.path, is_dir: e.is_dir, size: e.size });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// An artifact as the run page previews it: text (JSON pretty-printed), an image,
+/// or "download it".
+pub async fn preview(
+    st: &AppState,
+    p: &Principal,
+    run_id: uuid::Uuid,
+    path: &str,
+) -> Result<domain::tracking::ArtifactPreview> {
+    use base64::Engine;
+    use domain::tracking::{ARTIFACT_PREVIEW_BYTES, ArtifactPreview};
+    let run = super::get_run(st, p, run_id).await?;
+    let bytes =
+        download(st, p, &format!("{}/{}/artifacts/{path}", run.info.experiment_id, run_id.simple())).await?;
+    let ext = path.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    let image = match ext.as_str() {
+        "png" => Some("image/png"),
+        "jpg" | "jpeg" => Some("image/jpeg"),
+        "gif" => Some("image/gif"),
+        "svg" => Some("image/svg+xml"),
+        "webp" => Some("image/webp"),
+        _ => None,
+    };
+    if let Some(mime) = image {
+        if bytes.len() > ARTIFACT_PREVIEW_BYTES * 4 {
+            return Ok(ArtifactPreview::Binary { size: bytes.len() as u64 });
+        }
+        let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        return Ok(ArtifactPreview::Image { data_url: format!("data:{mime};base64,{data}") });
+    }
+    let head = &bytes[..bytes.len().min(ARTIFACT_PREVIEW_BYTES)];
+    // A cut may split a UTF-8 character: drop the partial tail, not the preview.
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+        Err(_) => return Ok(ArtifactPreview::Binary { size: bytes.len() as u64 }),
+    };
+    let truncated = bytes.len() > head.len();
+    let text = if ext == "json" && !truncated {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| text.to_string())
+    } else {
+        text.to_string()
+    };
+    Ok(ArtifactPreview::Text { text, truncated })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
