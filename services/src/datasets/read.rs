@@ -34,16 +34,6 @@ pub fn rows(parquet: Bytes, offset: u64, limit: usize) -> Result<Vec<Vec<Option<
     Ok(out)
 }
 
-/// A whole stored version as batches of frames.
-pub fn frames(parquet: Bytes) -> Result<Vec<Frame>> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(parquet)
-        .map_err(parquet_error)?
-        .with_batch_size(super::ingest::BATCH_ROWS)
-        .build()
-        .map_err(parquet_error)?;
-    reader.map(|b| batch_to_frame(&b.map_err(parquet_error)?).map_err(parquet_error)).collect()
-}
-
 /// Feeds the profiler batch by batch during ingest; it is created at the first
 /// batch, when the column types are known.
 #[derive(Default)]

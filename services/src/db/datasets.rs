@@ -259,25 +259,6 @@ pub async fn get_version(
     .await
 }
 
-pub async fn get_version_by_id(
-    db: impl PgExecutor<'_>,
-    id: DatasetVersionId,
-) -> sqlx::Result<Option<VersionRow>> {
-    sqlx::query_as!(
-        VersionRow,
-        r#"select v.dataset_version_id, v.dataset_id, d.name as dataset_name, v.version, v.content_hash,
-                  v.source_kind, v.source_detail, v.format, v.n_rows, v.n_cols, v.raw_bytes, v.parquet_bytes,
-                  v.storage_key, v.columns, v.type_overrides, v.lineage_artifact_id,
-                  u.username as "created_by?", v.created_at
-           from dataset_version v join dataset d using (dataset_id)
-           left join app_user u on u.user_id = v.created_by
-           where v.dataset_version_id = $1"#,
-        id.0
-    )
-    .fetch_optional(db)
-    .await
-}
-
 pub async fn version_profile(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Value>> {
     sqlx::query_scalar!("select profile from dataset_version where dataset_version_id = $1", id)
         .fetch_optional(db)
