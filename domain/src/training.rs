@@ -462,6 +462,7 @@ impl Gate {
             return Err(format!("gate `{text}`: `{metric}` is not a metric name; {usage}"));
         }
         match value {
+            ["baseline"] if !slice => Ok(Gate::Baseline { metric, op, tolerance_pct: 0.0 }),
             [v] => {
                 let value: f64 = v.parse().map_err(|_| format!("gate `{text}`: `{v}` is not a number; {usage}"))?;
                 if !value.is_finite() {
@@ -469,7 +470,6 @@ impl Gate {
                 }
                 Ok(if slice { Gate::Slice { metric, op, value } } else { Gate::Threshold { metric, op, value } })
             }
-            ["baseline"] if !slice => Ok(Gate::Baseline { metric, op, tolerance_pct: 0.0 }),
             ["baseline", "-", pct] if !slice => {
                 let tolerance_pct: f64 = pct
                     .strip_suffix('%')
@@ -550,6 +550,10 @@ pub struct TrainingSpec {
     /// A finished training run whose bundle is the baseline for `baseline` gates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_run: Option<String>,
+    /// With k >= 2, also run k-fold cross-validation on the training rows and log
+    /// each metric's mean and std as `cv_<metric>` and `cv_<metric>_std`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cv_folds: Option<usize>,
 }
 
 /// The input columns a model takes, and what it returns.
@@ -671,6 +675,255 @@ pub struct Evaluation {
     pub importance_metric: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub importance: Vec<FeatureImportance>,
+}
+
+/// How a search picks trials.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SearchMethod {
+    /// Every combination of the ranges' grid points (at most `n_trials` of them).
+    Grid,
+    /// `n_trials` independent draws.
+    #[default]
+    Random,
+}
+
+/// The values one hyper-parameter may take in a search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ParamRange {
+    /// One of these values (any JSON: numbers, strings, booleans, null).
+    Choice { values: Vec<serde_json::Value> },
+    /// An integer in `[low, high]`.
+    Int { low: i64, high: i64 },
+    /// A float drawn uniformly from `[low, high]`.
+    Uniform { low: f64, high: f64 },
+    /// A float whose logarithm is uniform: for penalties and learning rates.
+    LogUniform { low: f64, high: f64 },
+}
+
+impl ParamRange {
+    /// Empty or inverted ranges, non-positive log bounds.
+    pub fn validate(&self, name: &str) -> Result<(), String> {
+        let bad = |why: &str| Err(format!("search range of {name}: {why}"));
+        match *self {
+            ParamRange::Choice { ref values } if values.is_empty() => bad("give at least one value"),
+            ParamRange::Int { low, high } if low > high => bad("low must not exceed high"),
+            ParamRange::Uniform { low, high } if !(low.is_finite() && high.is_finite() && low <= high) => {
+                bad("low and high must be finite with low <= high")
+            }
+            ParamRange::LogUniform { low, high } if !(low > 0.0 && high.is_finite() && low <= high) => {
+                bad("log_uniform needs 0 < low <= high")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn default_trials() -> usize {
+    20
+}
+
+/// A hyper-parameter search. `POST /api/v1/training/searches`.
+///
+/// Every trial is a training run of `base` with the sampled values merged into
+/// `base.algorithm`, queued as a job of its own (so trials spread over workers),
+/// logged as a child run of the search's run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SearchSpec {
+    pub base: TrainingSpec,
+    #[serde(default)]
+    pub method: SearchMethod,
+    pub space: BTreeMap<String, ParamRange>,
+    #[serde(default = "default_trials")]
+    pub n_trials: usize,
+    /// The metric to optimise; default: the task's primary metric. Direction
+    /// follows [`higher_is_better`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<String>,
+    /// With k >= 2, each trial also runs k-fold cross-validation and is judged by
+    /// the folds' mean (logged as `cv_<metric>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cv_folds: Option<usize>,
+}
+
+/// The most trials one search may queue.
+pub const MAX_TRIALS: usize = 500;
+
+fn default_timeout_s() -> u64 {
+    3600
+}
+
+/// A run of user code under the command-trainer contract (see `examples/command-trainer`).
+/// `POST /api/v1/training/commands`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    pub dataset: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_name: Option<String>,
+    /// Passed on as `CAIRN_TARGET`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The program and its arguments, e.g. `["python3", "train.py"]`. The program
+    /// must be allowed by the server's `CAIRN_COMMAND_ALLOW`.
+    pub command: Vec<String>,
+    /// Given to the program as `params.json` and as `CAIRN_PARAM_<NAME>` variables.
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Killed after this many seconds.
+    #[serde(default = "default_timeout_s")]
+    pub timeout_s: u64,
+}
+
+/// A training run's lifecycle, as the queue and the trainer see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TrainingState {
+    Queued,
+    Running,
+    Finished,
+    Failed,
+    Cancelled,
+}
+
+impl TrainingState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrainingState::Queued => "queued",
+            TrainingState::Running => "running",
+            TrainingState::Finished => "finished",
+            TrainingState::Failed => "failed",
+            TrainingState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TrainingState> {
+        Some(match s {
+            "queued" => TrainingState::Queued,
+            "running" => TrainingState::Running,
+            "finished" => TrainingState::Finished,
+            "failed" => TrainingState::Failed,
+            "cancelled" => TrainingState::Cancelled,
+            _ => return None,
+        })
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, TrainingState::Finished | TrainingState::Failed | TrainingState::Cancelled)
+    }
+}
+
+/// Metrics of one iteration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IterationMetrics {
+    pub step: i64,
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// A training run (built-in, command or search) as lists show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TrainingSummary {
+    pub run_id: String,
+    pub experiment_id: String,
+    pub run_name: String,
+    /// `builtin`, `command` or `search`.
+    pub kind: String,
+    pub state: TrainingState,
+    pub stage: String,
+    pub progress: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_version: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_run_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gates_passed: Option<bool>,
+    /// The run's headline metric (objective for searches), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_metric: Option<(String, f64)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One trial of a search: its sampled values and its objective.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Trial {
+    pub run_id: String,
+    pub run_name: String,
+    pub state: TrainingState,
+    pub params: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Everything the run page shows about a training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TrainingDetail {
+    pub summary: TrainingSummary,
+    /// The request as submitted (`TrainingSpec`, `CommandSpec` or `SearchSpec`).
+    pub spec: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_metrics: Option<BTreeMap<String, f64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<Evaluation>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<GateResult>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<IterationMetrics>,
+    /// Run-artifact path of the model bundle (`model/bundle.json.gz` style).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_path: Option<String>,
+    /// Searches: the objective and the trials, best first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trials: Vec<Trial>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_run_id: Option<String>,
+}
+
+/// The reply to a submission.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TrainingSubmitted {
+    pub run_id: String,
+    pub experiment_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// Searches: the trials' run ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trials: Vec<String>,
 }
 
 /// Whether a bigger value of this metric is better (for choosing the best trial

@@ -8,5 +8,6 @@ pub mod drift;
 pub mod frame;
 pub mod prepare;
 pub mod profile;
+pub mod search;
 pub mod summary;
 pub mod validate;
