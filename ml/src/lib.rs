@@ -9,4 +9,5 @@ pub mod frame;
 pub mod prepare;
 pub mod profile;
 pub mod summary;
+pub mod train;
 pub mod validate;
