@@ -235,6 +235,7 @@ fn a_bundle_survives_bytes_and_predicts_the_same() {
         let out = run(&credit, &req).unwrap();
         let before = out.bundle.predict(&out.test_frame).unwrap();
         let bytes = out.bundle.to_bytes().unwrap();
+        println!("{name} bundle on credit_data: {} bytes (gzip JSON)", bytes.len());
         let back = Bundle::from_bytes(&bytes).unwrap();
         let after = back.predict(&out.test_frame).unwrap();
         assert_eq!(before, after, "{name}");
@@ -433,6 +434,27 @@ fn bad_input_is_refused_with_a_reason() {
         request(Some("target"), "gaussian_nb", vec![Step::Filter { expr: "sepal_length > 100".into() }]);
     req.prepare.split = Some(SplitSpec::Random { test_fraction: 0.2, seed: 1 });
     assert_eq!(err(&iris, &req), "no training rows are left after preparation: the filters removed them all");
+
+    // A class the training rows never saw.
+    let rows: Vec<usize> = (0..150).collect();
+    let (train_rows, test_rows) = (&rows[..100], &rows[95..]);
+    let e = with_hooks(|h| {
+        train_split(
+            &iris.take(train_rows),
+            &iris.take(test_rows),
+            &request(Some("target"), "gaussian_nb", vec![]),
+            None,
+            h,
+        )
+    })
+    .0
+    .unwrap_err();
+    assert!(
+        e.to_string().starts_with(
+            "class `2` of the target `target` appears in the test rows but not in the training rows"
+        ),
+        "{e}"
+    );
 
     let cancelled = || true;
     let mut progress = |_: Progress| {};
