@@ -264,9 +264,15 @@ impl Algorithm {
 
     /// Build from a name and a JSON object of hyper-parameters, then check ranges.
     /// Errors name the parameter: `hyper-parameter alpha: invalid type: string "x", expected f64`.
-    pub fn from_params(name: &str, params: &serde_json::Map<String, serde_json::Value>) -> Result<Algorithm, String> {
+    pub fn from_params(
+        name: &str,
+        params: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Algorithm, String> {
         if !Algorithm::NAMES.contains(&name) {
-            return Err(format!("unknown algorithm `{name}`; choose one of: {}", Algorithm::NAMES.join(", ")));
+            return Err(format!(
+                "unknown algorithm `{name}`; choose one of: {}",
+                Algorithm::NAMES.join(", ")
+            ));
         }
         let mut object = params.clone();
         object.insert("name".into(), serde_json::Value::String(name.into()));
@@ -290,13 +296,25 @@ impl Algorithm {
     /// Ranges serde cannot express. The message names the parameter and the range.
     pub fn validate(&self) -> Result<(), String> {
         fn at_least(name: &str, v: f64, min: f64) -> Result<(), String> {
-            if v.is_finite() && v >= min { Ok(()) } else { Err(format!("hyper-parameter {name} must be >= {min}, got {v}")) }
+            if v.is_finite() && v >= min {
+                Ok(())
+            } else {
+                Err(format!("hyper-parameter {name} must be >= {min}, got {v}"))
+            }
         }
         fn fraction(name: &str, v: f64) -> Result<(), String> {
-            if v > 0.0 && v <= 1.0 { Ok(()) } else { Err(format!("hyper-parameter {name} must be in (0, 1], got {v}")) }
+            if v > 0.0 && v <= 1.0 {
+                Ok(())
+            } else {
+                Err(format!("hyper-parameter {name} must be in (0, 1], got {v}"))
+            }
         }
         fn positive(name: &str, v: f64) -> Result<(), String> {
-            if v.is_finite() && v > 0.0 { Ok(()) } else { Err(format!("hyper-parameter {name} must be > 0, got {v}")) }
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("hyper-parameter {name} must be > 0, got {v}"))
+            }
         }
         fn count(name: &str, v: u64, min: u64) -> Result<(), String> {
             if v >= min { Ok(()) } else { Err(format!("hyper-parameter {name} must be >= {min}, got {v}")) }
@@ -441,7 +459,9 @@ impl GateOp {
 impl Gate {
     pub fn metric(&self) -> &str {
         match self {
-            Gate::Threshold { metric, .. } | Gate::Baseline { metric, .. } | Gate::Slice { metric, .. } => metric,
+            Gate::Threshold { metric, .. } | Gate::Baseline { metric, .. } | Gate::Slice { metric, .. } => {
+                metric
+            }
         }
     }
 
@@ -456,7 +476,8 @@ impl Gate {
         let [metric, op, value @ ..] = rest else {
             return Err(format!("gate `{text}`: {usage}"));
         };
-        let op = GateOp::parse(op).ok_or_else(|| format!("gate `{text}`: unknown operator `{op}`; {usage}"))?;
+        let op =
+            GateOp::parse(op).ok_or_else(|| format!("gate `{text}`: unknown operator `{op}`; {usage}"))?;
         let metric = metric.to_string();
         if !metric.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || metric.is_empty() {
             return Err(format!("gate `{text}`: `{metric}` is not a metric name; {usage}"));
@@ -468,14 +489,20 @@ impl Gate {
                 if !value.is_finite() {
                     return Err(format!("gate `{text}`: the threshold must be a finite number"));
                 }
-                Ok(if slice { Gate::Slice { metric, op, value } } else { Gate::Threshold { metric, op, value } })
+                Ok(if slice {
+                    Gate::Slice { metric, op, value }
+                } else {
+                    Gate::Threshold { metric, op, value }
+                })
             }
             ["baseline", "-", pct] if !slice => {
                 let tolerance_pct: f64 = pct
                     .strip_suffix('%')
                     .and_then(|p| p.parse().ok())
                     .filter(|p: &f64| p.is_finite() && *p >= 0.0)
-                    .ok_or_else(|| format!("gate `{text}`: `{pct}` is not a percentage such as 0.5%; {usage}"))?;
+                    .ok_or_else(|| {
+                        format!("gate `{text}`: `{pct}` is not a percentage such as 0.5%; {usage}")
+                    })?;
                 Ok(Gate::Baseline { metric, op, tolerance_pct })
             }
             _ => Err(format!("gate `{text}`: {usage}")),
@@ -953,13 +980,21 @@ mod tests {
 
         p.insert("bogus".into(), serde_json::json!(1));
         assert!(Algorithm::from_params("ridge", &p).unwrap_err().contains("bogus"));
-        assert!(Algorithm::from_params("svm", &serde_json::Map::new()).unwrap_err().contains("unknown algorithm"));
+        assert!(
+            Algorithm::from_params("svm", &serde_json::Map::new()).unwrap_err().contains("unknown algorithm")
+        );
         assert_eq!(Algorithm::catalogue().len(), Algorithm::NAMES.len());
     }
 
     #[test]
     fn gates_parse_and_print() {
-        for text in ["roc_auc >= 0.85", "rmse <= 30", "roc_auc >= baseline - 0.5%", "slice accuracy > 0.7", "r2 >= baseline"] {
+        for text in [
+            "roc_auc >= 0.85",
+            "rmse <= 30",
+            "roc_auc >= baseline - 0.5%",
+            "slice accuracy > 0.7",
+            "r2 >= baseline",
+        ] {
             let gate = Gate::parse(text).unwrap();
             assert_eq!(Gate::parse(&gate.text()).unwrap(), gate, "{text}");
         }

@@ -10,4 +10,5 @@ pub mod prepare;
 pub mod profile;
 pub mod search;
 pub mod summary;
+pub mod train;
 pub mod validate;

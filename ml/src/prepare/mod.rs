@@ -26,7 +26,7 @@ mod expr;
 mod filter;
 mod impute;
 mod matrix;
-mod rng;
+pub(crate) mod rng;
 mod scale;
 mod spec;
 mod split;
