@@ -28,7 +28,7 @@ use pages::{
     datasets::DatasetsPage, experiments::ComparePage, experiments::ExperimentPage,
     experiments::ExperimentsPage, experiments::RunPage, home::HomePage, jobs::JobPage, jobs::JobsPage,
     login::LoginPage, not_found::NotFound, projects::ProjectsPage, settings::SettingsPage,
-    validation::ValidationPage,
+    training::TrainingPage, training_run::TrainingRunPage, validation::ValidationPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -72,6 +72,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/datasets/:id") view=DatasetPage />
                     <Route path=path!("/datasets/:id/versions/:version") view=DatasetVersionPage />
                     <Route path=path!("/datasets/:id/validations/:vid") view=ValidationPage />
+                    <Route path=path!("/training") view=TrainingPage />
+                    <Route path=path!("/training/runs/:id") view=TrainingRunPage />
                     <Route path=path!("/jobs") view=JobsPage />
                     <Route path=path!("/jobs/:id") view=JobPage />
                     <Route path=path!("/settings") view=SettingsPage />

@@ -276,8 +276,18 @@ impl Algorithm {
         }
         let mut object = params.clone();
         object.insert("name".into(), serde_json::Value::String(name.into()));
-        let algorithm: Algorithm = serde_json::from_value(serde_json::Value::Object(object))
-            .map_err(|e| format!("hyper-parameters of {name}: {e}"))?;
+        let algorithm: Algorithm =
+            serde_json::from_value(serde_json::Value::Object(object)).map_err(|e| {
+                // serde names unknown fields but not the field of a bad value: find it.
+                let culprit = params.iter().find(|(k, v)| {
+                    let one = serde_json::json!({ "name": name, k.as_str(): v });
+                    serde_json::from_value::<Algorithm>(one).is_err()
+                });
+                match culprit {
+                    Some((k, _)) => format!("hyper-parameter {k} of {name}: {e}"),
+                    None => format!("hyper-parameters of {name}: {e}"),
+                }
+            })?;
         algorithm.validate()?;
         Ok(algorithm)
     }
@@ -485,7 +495,8 @@ impl Gate {
         match value {
             ["baseline"] if !slice => Ok(Gate::Baseline { metric, op, tolerance_pct: 0.0 }),
             [v] => {
-                let value: f64 = v.parse().map_err(|_| format!("gate `{text}`: `{v}` is not a number; {usage}"))?;
+                let value: f64 =
+                    v.parse().map_err(|_| format!("gate `{text}`: `{v}` is not a number; {usage}"))?;
                 if !value.is_finite() {
                     return Err(format!("gate `{text}`: the threshold must be a finite number"));
                 }

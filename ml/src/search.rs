@@ -82,9 +82,7 @@ fn grid_points(range: &ParamRange) -> Vec<Value> {
             }
         }
         ParamRange::Uniform { low, high } => spread(low, high, |x| x),
-        ParamRange::LogUniform { low, high } => {
-            spread(low.ln(), high.ln(), f64::exp)
-        }
+        ParamRange::LogUniform { low, high } => spread(low.ln(), high.ln(), f64::exp),
     }
 }
 
@@ -92,7 +90,9 @@ fn spread(low: f64, high: f64, map: impl Fn(f64) -> f64) -> Vec<Value> {
     if low == high {
         return vec![Value::from(map(low))];
     }
-    (0..GRID_POINTS).map(|i| Value::from(map(low + (high - low) * i as f64 / (GRID_POINTS - 1) as f64))).collect()
+    (0..GRID_POINTS)
+        .map(|i| Value::from(map(low + (high - low) * i as f64 / (GRID_POINTS - 1) as f64)))
+        .collect()
 }
 
 /// A uniform float in [0, 1).
@@ -111,7 +111,9 @@ fn draw(range: &ParamRange, rng: &mut ChaCha8Rng) -> Value {
             Value::from(low + (rng.next_u64() % span) as i64)
         }
         ParamRange::Uniform { low, high } => Value::from(low + (high - low) * unit(rng)),
-        ParamRange::LogUniform { low, high } => Value::from((low.ln() + (high.ln() - low.ln()) * unit(rng)).exp()),
+        ParamRange::LogUniform { low, high } => {
+            Value::from((low.ln() + (high.ln() - low.ln()) * unit(rng)).exp())
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use clap::{Args, ValueEnum};
 use services::datasets::import::{ImportSettings, PathAllowList, UrlAllowList};
 use services::sql_source::{HostAllowList, SqlSourceSettings};
+use services::training::command::CommandSettings;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -78,6 +79,37 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub imports: ImportArgs,
+
+    #[command(flatten)]
+    pub commands: CommandArgs,
+}
+
+/// Which programs the command trainer may run.
+#[derive(Args, Clone, Debug, Default)]
+pub struct CommandArgs {
+    /// Programs command-trainer runs may start, comma-separated names or absolute
+    /// paths (`python3,/opt/venv/bin/python`). Empty (the default) disables the
+    /// command trainer. Allowing a program trusts every editor with it.
+    #[arg(long = "command-allow", env = "CAIRN_COMMAND_ALLOW", default_value = "", value_delimiter = ',')]
+    pub allow: Vec<String>,
+
+    /// The longest timeout a command-trainer run may ask for, in seconds.
+    #[arg(
+        long = "command-max-timeout-s",
+        env = "CAIRN_COMMAND_MAX_TIMEOUT_S",
+        default_value_t = 86_400,
+        value_parser = clap::value_parser!(u64).range(1..=604_800)
+    )]
+    pub max_timeout_s: u64,
+}
+
+impl CommandArgs {
+    pub fn settings(&self) -> CommandSettings {
+        CommandSettings {
+            allow: self.allow.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
+            max_timeout_s: self.max_timeout_s,
+        }
+    }
 }
 
 /// Which server paths and URLs dataset versions may be imported from.
@@ -198,6 +230,8 @@ pub struct WorkerArgs {
     pub secret_key: Option<SecretKey>,
     #[command(flatten)]
     pub sql_sources: SqlSourceArgs,
+    #[command(flatten)]
+    pub commands: CommandArgs,
 }
 
 /// A secret that never appears in logs or `Debug` output.
@@ -261,6 +295,7 @@ pub struct ServeConfig {
     pub workers: usize,
     pub sql_sources: SqlSourceSettings,
     pub imports: ImportSettings,
+    pub commands: CommandSettings,
 }
 
 impl ServeArgs {
@@ -286,6 +321,7 @@ impl ServeArgs {
             workers: self.workers,
             sql_sources: self.sql_sources.settings(),
             imports: self.imports.settings(self.max_upload_bytes),
+            commands: self.commands.settings(),
         })
     }
 }
@@ -298,7 +334,7 @@ impl ServeConfig {
     /// One line a person can read at start-up; no secrets.
     pub fn summary(&self) -> String {
         format!(
-            "bind={} database={} artifacts={} site_root={} max_body_bytes={} max_upload_bytes={} workers={} secret_key=<set, {} characters> sql_source_allow={} data_path_allow={} data_url_allow={}",
+            "bind={} database={} artifacts={} site_root={} max_body_bytes={} max_upload_bytes={} workers={} secret_key=<set, {} characters> sql_source_allow={} data_path_allow={} data_url_allow={} command_allow={}",
             self.bind,
             services::db::redact_url(&self.database_url),
             self.artifacts,
@@ -314,6 +350,7 @@ impl ServeConfig {
             },
             none_if_empty(self.imports.paths.to_string()),
             none_if_empty(self.imports.urls.to_string()),
+            none_if_empty(self.commands.allow.join(",")),
         )
     }
 
@@ -362,6 +399,7 @@ mod tests {
             workers: 0,
             sql_sources: SqlSourceArgs::default(),
             imports: ImportArgs::default(),
+            commands: CommandArgs::default(),
         };
         let cfg = args.validate().unwrap();
         let s = cfg.summary();
@@ -447,6 +485,7 @@ mod tests {
             workers: 0,
             sql_sources: SqlSourceArgs::default(),
             imports: ImportArgs::default(),
+            commands: CommandArgs::default(),
         };
         let err = args.clone().validate().unwrap_err().to_string();
         assert!(err.contains("CAIRN_SECRET_KEY") && err.contains("make run"), "{err}");

@@ -27,7 +27,8 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<ServerState> {
     let services = services::AppState::new(pool, store)
         .with_secrets(secrets)
         .with_sql_sources(cfg.sql_sources.clone())
-        .with_imports(cfg.imports.clone());
+        .with_imports(cfg.imports.clone())
+        .with_commands(cfg.commands.clone());
     Ok(ServerState {
         leptos_options: cfg.leptos_options(),
         services,
@@ -68,6 +69,7 @@ impl Background {
         use services::queue::{JobRegistry, worker};
         services::jobs::builtin::ensure_schedules(&st.db).await?;
         let registry = services::jobs::builtin::register(JobRegistry::new(), st);
+        let registry = services::training::register(registry);
         let registry = services::webhooks::install(
             registry,
             std::time::Duration::from_secs(10),
@@ -113,7 +115,9 @@ pub async fn run_worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
     .await?;
     db::migrate(&pool).await?;
     let store = ArtifactStore::open(&args.artifacts)?;
-    let mut st = services::AppState::new(pool, store).with_sql_sources(args.sql_sources.settings());
+    let mut st = services::AppState::new(pool, store)
+        .with_sql_sources(args.sql_sources.settings())
+        .with_commands(args.commands.settings());
     match &args.secret_key {
         Some(key) => st = st.with_secrets(SecretCipher::from_passphrase(key.expose())?),
         None => tracing::warn!(

@@ -24,6 +24,7 @@ pub mod secrets;
 pub mod sql_source;
 pub mod state;
 pub mod tracking;
+pub mod training;
 pub mod webhooks;
 
 pub use error::{Error, Result};

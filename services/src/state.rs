@@ -5,6 +5,7 @@ use crate::auth::tokens::TokenCache;
 use crate::datasets::import::ImportSettings;
 use crate::secrets::{SecretCipher, SecretError};
 use crate::sql_source::SqlSourceSettings;
+use crate::training::command::CommandSettings;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub struct AppState {
     /// Which server paths and URLs dataset versions may be imported from, and the
     /// size limit. The default allows none.
     pub imports: Arc<ImportSettings>,
+    /// Which programs the command trainer may run. The default allows none.
+    pub commands: Arc<CommandSettings>,
     /// Encrypts stored secrets; None in a process started without `CAIRN_SECRET_KEY`
     /// (tests, a worker not given one), where features that need it fail clearly.
     secrets: Option<SecretCipher>,
@@ -38,6 +41,7 @@ impl AppState {
             tokens: Arc::default(),
             sql_sources: Arc::default(),
             imports: Arc::default(),
+            commands: Arc::default(),
             secrets: None,
         }
     }
@@ -57,6 +61,12 @@ impl AppState {
     /// Sets the path and URL allow-lists of imports (from `CAIRN_DATA_*`).
     pub fn with_imports(mut self, settings: ImportSettings) -> Self {
         self.imports = Arc::new(settings);
+        self
+    }
+
+    /// Sets the command trainer's allowed programs and limits (from `CAIRN_COMMAND_*`).
+    pub fn with_commands(mut self, settings: CommandSettings) -> Self {
+        self.commands = Arc::new(settings);
         self
     }
 

@@ -201,6 +201,7 @@ pub async fn metric_history(
         .await?)
 }
 pub mod datasets;
+pub mod training;
 
 #[server(endpoint = "runs/artifacts")]
 pub async fn run_artifacts(run_id: uuid::Uuid) -> Result<Vec<domain::tracking::ArtifactEntry>, AppError> {

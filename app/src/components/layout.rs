@@ -29,6 +29,12 @@ const SECTIONS: &[Section] = &[
         icon: "M4 6c0-1.7 3.6-3 8-3s8 1.3 8 3-3.6 3-8 3-8-1.3-8-3zM4 6v12c0 1.7 3.6 3 8 3s8-1.3 8-3V6M4 12c0 1.7 3.6 3 8 3s8-1.3 8-3",
         min_role: Role::Viewer,
     },
+    Section {
+        href: "/training",
+        label: "Training",
+        icon: "M4 20V10M10 20V4M16 20v-7M22 20H2",
+        min_role: Role::Viewer,
+    },
     Section { href: "/projects", label: "Projects", icon: "M3 7h7l2 2h9v11H3z", min_role: Role::Viewer },
     Section {
         href: "/jobs",

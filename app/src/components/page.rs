@@ -24,7 +24,7 @@ pub fn PageHeader(
 /// One key number with its label and an optional hint below it.
 #[component]
 pub fn StatCard(
-    label: &'static str,
+    #[prop(into)] label: String,
     value: String,
     #[prop(optional, into)] hint: Option<String>,
     #[prop(optional)] test_id: Option<&'static str>,

@@ -10,4 +10,6 @@ pub mod login;
 pub mod not_found;
 pub mod projects;
 pub mod settings;
+pub mod training;
+pub mod training_run;
 pub mod validation;

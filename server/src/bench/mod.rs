@@ -7,6 +7,7 @@ pub mod auth;
 pub mod drift;
 pub mod profile;
 pub mod tracking;
+pub mod train;
 
 use crate::config::DatabaseArgs;
 use clap::{Args, Subcommand};
@@ -26,6 +27,26 @@ pub enum BenchCommand {
     Drift(DriftBenchArgs),
     /// Ingest (type inference, canonical Parquet) + profile of a file, as an upload does; no database.
     Profile(ProfileBenchArgs),
+    /// Training: logistic regression on flights; a random search on credit_data run by queue workers.
+    Train(TrainBenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TrainBenchArgs {
+    /// The flights CSV(.gz) for the logistic regression.
+    #[arg(long, default_value = "../shared/data/flights.csv.gz")]
+    pub flights: PathBuf,
+    /// The credit_data CSV for the search.
+    #[arg(long, default_value = "testdata/credit_data.csv")]
+    pub credit: PathBuf,
+    /// Trials of the random search.
+    #[arg(long, default_value_t = 50)]
+    pub trials: usize,
+    /// Trials run at once (queue worker concurrency).
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    #[command(flatten)]
+    pub bench: BenchArgs,
 }
 
 #[derive(Args, Debug)]
@@ -171,6 +192,19 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             // Blocking file I/O and CPU work for seconds: off the async runtime's threads.
             let report = tokio::task::spawn_blocking(move || profile::run(&settings)).await??;
             report.print(args.json);
+            Ok(())
+        }
+        BenchCommand::Train(args) => {
+            let scratch = Scratch::create(&args.bench.db.database_url).await?;
+            let settings = train::Settings {
+                flights: args.flights,
+                credit: args.credit,
+                trials: args.trials,
+                workers: args.workers,
+            };
+            let result = train::run(&scratch.pool, &settings).await;
+            scratch.drop().await?;
+            result?.print(args.bench.json);
             Ok(())
         }
         BenchCommand::Queue(args) => {

@@ -10,3 +10,4 @@ mod mlflow;
 mod preparation;
 mod support;
 mod tracking;
+mod training;

@@ -11,7 +11,7 @@ pub mod users;
 
 use crate::{Error, Result};
 use domain::auth::{Me, Role};
-use domain::{TokenId, UserId};
+use domain::{JobId, TokenId, UserId};
 use sha2::{Digest, Sha256};
 
 /// How the caller proved who they are.
@@ -21,6 +21,8 @@ pub enum Via {
     Token(TokenId),
     /// The `cairn` CLI working on the database directly (it has the database's trust).
     Cli,
+    /// A background job acting for the user who queued it (a training run).
+    Job(JobId),
 }
 
 /// An authenticated caller, attached to each request by the HTTP layer.
@@ -44,6 +46,7 @@ impl Principal {
                 Via::Session => "session",
                 Via::Token(_) => "token",
                 Via::Cli => "cli",
+                Via::Job(_) => "job",
             }
             .to_string(),
         }

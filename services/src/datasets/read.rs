@@ -34,6 +34,21 @@ pub fn rows(parquet: Bytes, offset: u64, limit: usize) -> Result<Vec<Vec<Option<
     Ok(out)
 }
 
+/// Writes a stored version as CSV with a header row (for user code that reads
+/// CSV), streaming batch by batch.
+pub fn write_csv(parquet: Bytes, path: &std::path::Path) -> Result<()> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(parquet)
+        .map_err(parquet_error)?
+        .build()
+        .map_err(parquet_error)?;
+    let file = std::fs::File::create(path).map_err(|e| Error::Other(e.into()))?;
+    let mut writer = arrow_csv::WriterBuilder::new().with_header(true).build(std::io::BufWriter::new(file));
+    for batch in reader {
+        writer.write(&batch.map_err(parquet_error)?).map_err(parquet_error)?;
+    }
+    Ok(())
+}
+
 /// Feeds the profiler batch by batch during ingest; it is created at the first
 /// batch, when the column types are known.
 #[derive(Default)]

@@ -13,6 +13,7 @@ pub mod sessions;
 pub mod tokens;
 pub mod tracking;
 pub mod tracking_search;
+pub mod training;
 pub mod users;
 pub mod webhooks;
 

@@ -10,4 +10,5 @@ mod schedules;
 mod sql_source;
 mod support;
 mod tracking;
+mod training;
 mod webhooks;

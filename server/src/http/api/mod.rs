@@ -11,6 +11,7 @@ pub mod projects;
 pub mod status;
 pub mod tokens;
 pub mod tracking;
+pub mod training;
 pub mod users;
 
 use super::ServerState;
@@ -76,6 +77,13 @@ use utoipa::OpenApi;
         data_sources::list_data_sources,
         data_sources::create_data_source,
         data_sources::delete_data_source,
+        training::list_algorithms,
+        training::submit_run,
+        training::submit_search,
+        training::submit_command,
+        training::list_runs,
+        training::get_run,
+        training::cancel_run,
     ),
     components(schemas(
         ErrorBody,
@@ -115,6 +123,27 @@ use utoipa::OpenApi;
         domain::tracking::DatasetInput,
         domain::tracking::MetricHistory,
         domain::tracking::ViewType,
+        domain::training::AlgorithmInfo,
+        domain::training::Task,
+        domain::training::TrainingSpec,
+        domain::training::SearchSpec,
+        domain::training::SearchMethod,
+        domain::training::ParamRange,
+        domain::training::CommandSpec,
+        domain::training::TrainingState,
+        domain::training::TrainingSummary,
+        domain::training::TrainingDetail,
+        domain::training::TrainingSubmitted,
+        domain::training::Trial,
+        domain::training::IterationMetrics,
+        domain::training::Evaluation,
+        domain::training::Curve,
+        domain::training::CurvePoint,
+        domain::training::CalibrationBin,
+        domain::training::Residual,
+        domain::training::SliceMetrics,
+        domain::training::FeatureImportance,
+        domain::training::GateResult,
         domain::datasets::Dataset,
         domain::datasets::NewDataset,
         domain::datasets::DatasetVersion,
@@ -170,6 +199,7 @@ use utoipa::OpenApi;
         (name = "audit", description = "The audit log (admins)"),
         (name = "jobs", description = "Background jobs, their logs, and schedules"),
         (name = "datasets", description = "Datasets and their immutable versions: upload, preview, profile, schema, validation"),
+        (name = "training", description = "Training runs of built-in algorithms, hyper-parameter searches and command trainers"),
         (name = "data-sources", description = "Registered SQL sources (Postgres) that dataset versions can be imported from"),
         (name = "tracking", description = "Experiments, runs and metric histories (also served MLflow-style at /api/2.0/mlflow)"),
     )
@@ -201,6 +231,12 @@ pub fn router() -> Router<ServerState> {
         .route("/experiments/{experiment_id}/runs", get(tracking::list_runs))
         .route("/runs/{run_id}", get(tracking::get_run))
         .route("/runs/{run_id}/metrics/{key}", get(tracking::metric_history))
+        .route("/training/algorithms", get(training::list_algorithms))
+        .route("/training/runs", get(training::list_runs).post(training::submit_run))
+        .route("/training/runs/{run_id}", get(training::get_run))
+        .route("/training/runs/{run_id}/cancel", post(training::cancel_run))
+        .route("/training/searches", post(training::submit_search))
+        .route("/training/commands", post(training::submit_command))
         .route("/data-sources", get(data_sources::list_data_sources).post(data_sources::create_data_source))
         .route("/data-sources/{source}", delete(data_sources::delete_data_source))
         .route("/datasets", get(datasets::list_datasets).post(datasets::create_dataset))
