@@ -91,7 +91,7 @@ pub struct CommandArgs {
     /// paths (`python3,/opt/venv/bin/python`). Empty (the default) disables the
     /// command trainer. Allowing a program trusts every editor with it.
     #[arg(long = "command-allow", env = "CAIRN_COMMAND_ALLOW", default_value = "", value_delimiter = ',')]
-    pub allow: Vec<String>,
+    pub programs: Vec<String>,
 
     /// The longest timeout a command-trainer run may ask for, in seconds.
     #[arg(
@@ -106,7 +106,7 @@ pub struct CommandArgs {
 impl CommandArgs {
     pub fn settings(&self) -> CommandSettings {
         CommandSettings {
-            allow: self.allow.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
+            allow: self.programs.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
             max_timeout_s: self.max_timeout_s,
         }
     }
@@ -372,6 +372,14 @@ impl ServeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// clap checks its definitions (unique argument ids, ...) only when a command
+    /// is parsed in a debug build: check every subcommand here, not at start-up.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        crate::cli::Cli::command().debug_assert();
+    }
 
     #[test]
     fn secret_keys_are_checked_and_never_printed() {

@@ -200,12 +200,11 @@ pub fn ImportanceBars(metric: String, features: Vec<FeatureImportance>) -> impl 
 /// Per-slice metrics as a table.
 #[component]
 pub fn SliceTable(column: String, slices: Vec<SliceMetrics>) -> impl IntoView {
-    let names: Vec<String> = slices
-        .iter()
-        .flat_map(|s| s.metrics.keys().cloned())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    // The metrics people compare across slices; the rest stay in the API.
+    const SHOWN: [&str; 7] = ["accuracy", "f1_macro", "roc_auc", "log_loss", "rmse", "mae", "r2"];
+    let present: std::collections::BTreeSet<&String> = slices.iter().flat_map(|s| s.metrics.keys()).collect();
+    let names: Vec<String> =
+        SHOWN.iter().filter(|m| present.iter().any(|p| p.as_str() == **m)).map(|m| m.to_string()).collect();
     view! {
         <div class="table-wrap" data-testid="slice-table">
             <table class="data">
@@ -250,5 +249,52 @@ pub fn GateTable(gates: Vec<GateResult>) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// One trial of a search on a param-vs-objective chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrialPoint {
+    pub label: String,
+    pub x: f64,
+    pub y: f64,
+    pub best: bool,
+}
+
+/// Objective against one searched hyper-parameter, one dot per finished trial,
+/// the best ringed. The x axis is logarithmic when the values span more than two
+/// decades (penalties and learning rates are searched that way).
+#[component]
+pub fn TrialScatter(param: String, objective: String, points: Vec<TrialPoint>) -> impl IntoView {
+    let (w, h, l, r, t, b) = (420.0, 220.0, 52.0, 12.0, 10.0, 34.0);
+    let pts: Vec<TrialPoint> = points.into_iter().filter(|p| p.x.is_finite() && p.y.is_finite()).collect();
+    let (xmin, xmax) = pts.iter().fold((f64::MAX, f64::MIN), |(a, c), p| (a.min(p.x), c.max(p.x)));
+    let (ymin, ymax) = pts.iter().fold((f64::MAX, f64::MIN), |(a, c), p| (a.min(p.y), c.max(p.y)));
+    let log = xmin > 0.0 && xmax / xmin > 100.0;
+    let fx = move |x: f64| if log { x.ln() } else { x };
+    let (x0, x1) = (fx(xmin), fx(xmax));
+    let xspan = if x1 > x0 { x1 - x0 } else { 1.0 };
+    let yspan = if ymax > ymin { ymax - ymin } else { 1.0 };
+    let sx = move |x: f64| l + (fx(x) - x0) / xspan * (w - l - r);
+    let sy = move |y: f64| t + (ymax - y) / yspan * (h - t - b);
+    let axis = if log { format!("{param} (log scale)") } else { param.clone() };
+    view! {
+        <figure class="chart eval-chart" data-testid="trial-scatter">
+            <figcaption>{format!("{objective} by {param}")}</figcaption>
+            <svg viewBox=format!("0 0 {w} {h}") role="img" aria-label=format!("{objective} by {param}")>
+                <rect x=l y=t width={w - l - r} height={h - t - b} class="chart-frame" />
+                {pts.iter().map(|p| view! {
+                    <circle cx=sx(p.x) cy=sy(p.y) r=if p.best { 5.5 } else { 3.5 }
+                        fill=if p.best { PALETTE[3] } else { PALETTE[0] } fill-opacity="0.8">
+                        <title>{format!("{}: {} = {}, {objective} = {:.4}", p.label, param, short(p.x), p.y)}</title>
+                    </circle>
+                }).collect_view()}
+                <text x=l y={h - b + 14.0} class="tick" text-anchor="start">{short(xmin)}</text>
+                <text x={w - r} y={h - b + 14.0} class="tick" text-anchor="end">{short(xmax)}</text>
+                <text x={l - 6.0} y={t + 8.0} class="tick" text-anchor="end">{format!("{ymax:.3}")}</text>
+                <text x={l - 6.0} y={h - b} class="tick" text-anchor="end">{format!("{ymin:.3}")}</text>
+                <text x={(l + w - r) / 2.0} y={h - 4.0} class="axis-label" text-anchor="middle">{axis}</text>
+            </svg>
+        </figure>
     }
 }

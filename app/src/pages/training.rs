@@ -97,6 +97,9 @@ fn RunTable(runs: Vec<TrainingSummary>) -> impl IntoView {
 /// One hyper-parameter's row in the form: its value, and for a search, its range.
 #[derive(Clone, Debug)]
 struct ParamRow {
+    /// Unique per row ever made: the list is rebuilt (with new signals) when the
+    /// algorithm changes, and `<For>` must not keep a row bound to old signals.
+    id: u64,
     name: String,
     default: Value,
     value: RwSignal<String>,
@@ -136,6 +139,8 @@ fn default_range(name: &str, default: &Value) -> (String, String, bool) {
     }
 }
 
+static NEXT_ROW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn rows_for(info: &AlgorithmInfo) -> Vec<ParamRow> {
     info.defaults
         .as_object()
@@ -144,6 +149,7 @@ fn rows_for(info: &AlgorithmInfo) -> Vec<ParamRow> {
                 .map(|(k, v)| {
                     let (low, high, log) = default_range(k, v);
                     ParamRow {
+                        id: NEXT_ROW.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                         name: k.clone(),
                         default: v.clone(),
                         value: RwSignal::new(value_text(v)),
@@ -273,20 +279,23 @@ fn NewTraining() -> impl IntoView {
 #[component]
 fn TrainingForm(datasets: Vec<Dataset>, algorithms: Vec<AlgorithmInfo>) -> impl IntoView {
     let dataset = RwSignal::new(datasets.first().map(|d| d.name.clone()).unwrap_or_default());
-    let dataset_ids: Vec<(String, domain::DatasetId)> =
-        datasets.iter().map(|d| (d.name.clone(), d.dataset_id)).collect();
-    let versions = Resource::new(
-        move || dataset.get(),
-        move |name| {
-            let id = dataset_ids.iter().find(|(n, _)| *n == name).map(|(_, id)| *id);
-            async move {
-                match id {
-                    Some(id) => dataset_versions(id).await,
-                    None => Ok(Vec::new()),
+    let dataset_ids: StoredValue<Vec<(String, domain::DatasetId)>> =
+        StoredValue::new(datasets.iter().map(|d| (d.name.clone(), d.dataset_id)).collect());
+    // Loaded in the browser only (effects do not run on the server), so the
+    // server-rendered form and the hydrating one agree: both start without versions.
+    let versions = RwSignal::new(Vec::<DatasetVersion>::new());
+    Effect::new(move |_| {
+        let name = dataset.get();
+        let id = dataset_ids.with_value(|ids| ids.iter().find(|(n, _)| *n == name).map(|(_, id)| *id));
+        if let Some(id) = id {
+            spawn_local(async move {
+                if let Ok(mut vs) = dataset_versions(id).await {
+                    vs.sort_by_key(|v| -v.version);
+                    versions.set(vs);
                 }
-            }
-        },
-    );
+            });
+        }
+    });
     let version = RwSignal::new(String::new());
     let target = RwSignal::new(String::new());
     let excluded = RwSignal::new(Vec::<String>::new());
@@ -323,16 +332,13 @@ fn TrainingForm(datasets: Vec<Dataset>, algorithms: Vec<AlgorithmInfo>) -> impl 
     // The chosen version's columns (latest when none is chosen).
     let columns = move || -> Vec<ColumnInfo> {
         let chosen = version.get();
-        versions
-            .get()
-            .and_then(|r| r.ok())
-            .and_then(|vs: Vec<DatasetVersion>| {
-                vs.iter()
-                    .find(|v| v.version.to_string() == chosen)
-                    .or_else(|| vs.iter().max_by_key(|v| v.version))
-                    .map(|v| v.columns.clone())
-            })
-            .unwrap_or_default()
+        versions.with(|vs| {
+            vs.iter()
+                .find(|v| v.version.to_string() == chosen)
+                .or_else(|| vs.iter().max_by_key(|v| v.version))
+                .map(|v| v.columns.clone())
+                .unwrap_or_default()
+        })
     };
 
     let build = move || -> Result<(TrainingSpec, Option<SearchSpec>), String> {
@@ -463,19 +469,16 @@ fn TrainingForm(datasets: Vec<Dataset>, algorithms: Vec<AlgorithmInfo>) -> impl 
                 </label>
                 <label><span>"Version"</span>
                     <select aria-label="version" on:change=move |ev| version.set(event_target_value(&ev))>
-                        <Transition fallback=|| view! { <option>"…"</option> }>
-                            {move || versions.get().and_then(|r| r.ok()).map(|vs| {
-                                let mut vs = vs;
-                                vs.sort_by_key(|v| -v.version);
-                                vs.into_iter().map(|v| view! {
-                                    <option value=v.version.to_string()>{format!("v{} ({} rows)", v.version, v.n_rows)}</option>
-                                }).collect_view()
-                            })}
-                        </Transition>
+                        {move || versions.get().into_iter().map(|v| view! {
+                            <option value=v.version.to_string()>{format!("v{} ({} rows)", v.version, v.n_rows)}</option>
+                        }).collect_view()}
                     </select>
                 </label>
                 <label><span>"Algorithm"</span>
-                    <select aria-label="algorithm" on:change=move |ev| algorithm.set(event_target_value(&ev))>
+                    <select aria-label="algorithm" on:change=move |ev| {
+                        let chosen = event_target_value(&ev);
+                        if algorithm.get_untracked() != chosen { algorithm.set(chosen) }
+                    }>
                         {algorithms.with_value(|a| a.iter().map(|a| view! {
                             <option value=a.name.clone()>{format!("{} — {}", a.label, a.task.as_str())}</option>
                         }).collect_view())}
@@ -538,7 +541,7 @@ fn TrainingForm(datasets: Vec<Dataset>, algorithms: Vec<AlgorithmInfo>) -> impl 
                         {move || search.get().then(|| view! { <th>"Search"</th><th>"From / choices"</th><th>"To"</th><th>"Log"</th> })}
                     </tr></thead>
                     <tbody>
-                        <For each=move || params.get() key=|r| r.name.clone() let:row>
+                        <For each=move || params.get() key=|r| r.id let:row>
                             <tr>
                                 <td class="mono">{row.name.clone()}</td>
                                 <td><input bind:value=row.value aria-label=row.name.clone() placeholder="none" /></td>

@@ -7,6 +7,7 @@ use crate::api::training::{CancelTraining, training_run};
 use crate::components::chart::{LineChart, Series};
 use crate::components::evaluation::{
     CalibrationChart, ConfusionMatrix, CurveChart, GateTable, ImportanceBars, ResidualChart, SliceTable,
+    TrialPoint, TrialScatter,
 };
 use crate::components::page::{ErrorBox, Loading, StatCard};
 use crate::components::scatter::{Point, ScatterChart};
@@ -145,7 +146,10 @@ fn RunView(detail: TrainingDetail) -> impl IntoView {
                     <section class="panel"><h2>"Validation gates"</h2><GateTable gates=d.gates.clone() /></section>
                 })}
                 {(!d.trials.is_empty()).then(|| view! { <Trials detail=d.clone() /> })}
-                {d.evaluation.clone().map(|e| view! { <EvaluationView evaluation=e train=d.train_metrics.clone().unwrap_or_default() /> })}
+                {d.evaluation.clone().map(|e| {
+                    let title = if d.trials.is_empty() { "Evaluation" } else { "Best trial's evaluation" };
+                    view! { <EvaluationView title=title evaluation=e train=d.train_metrics.clone().unwrap_or_default() /> }
+                })}
                 {(d.evaluation.is_none()).then(|| d.train_metrics.clone().filter(|m| !m.is_empty()).map(|m| view! {
                     <section class="panel"><h2>"Metrics"</h2>
                         <div class="cards">
@@ -172,26 +176,28 @@ fn RunView(detail: TrainingDetail) -> impl IntoView {
                 })}
             }
         }}
-        <section class="panel">
-            <h2>"Log"</h2>
-            <pre class="log" data-testid="training-log">
-                {move || lines.with(|ls| {
-                    let start = ls.len().saturating_sub(40);
-                    ls[start..].iter().map(|l| format!("{}\n", l.line)).collect::<String>()
-                })}
-            </pre>
-        </section>
+        {job_id.is_some().then(|| view! {
+            <section class="panel">
+                <h2>"Log"</h2>
+                <pre class="log" data-testid="training-log">
+                    {move || lines.with(|ls| {
+                        let start = ls.len().saturating_sub(40);
+                        ls[start..].iter().map(|l| format!("{}\n", l.line)).collect::<String>()
+                    })}
+                </pre>
+            </section>
+        })}
     }
 }
 
 #[component]
-fn EvaluationView(evaluation: Evaluation, train: BTreeMap<String, f64>) -> impl IntoView {
+fn EvaluationView(title: &'static str, evaluation: Evaluation, train: BTreeMap<String, f64>) -> impl IntoView {
     let e = evaluation;
     let cards: Vec<(String, f64)> =
         HEADLINE.iter().filter_map(|k| e.metrics.get(*k).map(|v| (k.to_string(), *v))).collect();
     view! {
         <section class="panel" data-testid="evaluation">
-            <h2>{format!("Evaluation on {} held-out rows", e.n_rows)}</h2>
+            <h2>{format!("{title} on {} held-out rows", e.n_rows)}</h2>
             <div class="cards">
                 {cards.into_iter().map(|(k, v)| {
                     let hint = train.get(&k).map(|t| format!("train {t:.4}"));
@@ -235,32 +241,47 @@ fn Trials(detail: TrainingDetail) -> impl IntoView {
         .into_iter()
         .collect();
     let done = detail.trials.iter().filter(|t| t.state.is_terminal()).count();
-    let charts: Vec<(String, Vec<Point>)> = names
+    // Numeric params get a scatter each; a choice (text) param a categorical one.
+    let charts: Vec<AnyView> = names
         .iter()
         .map(|n| {
-            let points = detail
+            let numeric: Option<Vec<TrialPoint>> = detail
                 .trials
                 .iter()
-                .filter_map(|t: &Trial| {
-                    Some(Point {
+                .filter(|t| t.objective.is_some())
+                .map(|t| {
+                    Some(TrialPoint {
                         label: t.run_name.clone(),
-                        x: value_text(t.params.get(n)?),
+                        x: t.params.get(n)?.as_f64()?,
                         y: t.objective?,
+                        best: best.as_deref() == Some(t.run_id.as_str()),
                     })
                 })
                 .collect();
-            (n.clone(), points)
+            match numeric {
+                Some(points) => view! { <TrialScatter param=n.clone() objective=objective.clone() points=points /> }.into_any(),
+                None => {
+                    let points: Vec<Point> = detail
+                        .trials
+                        .iter()
+                        .filter_map(|t: &Trial| {
+                            Some(Point { label: t.run_name.clone(), x: value_text(t.params.get(n)?), y: t.objective? })
+                        })
+                        .collect();
+                    view! {
+                        <figure class="chart"><figcaption>{format!("{objective} by {n}")}</figcaption>
+                            <ScatterChart x_label=n.clone() y_label=objective.clone() points=points />
+                        </figure>
+                    }.into_any()
+                }
+            }
         })
         .collect();
     view! {
         <section class="panel" data-testid="trials">
             <h2>{format!("Trials ({done} of {} done) — objective {objective}", detail.trials.len())}</h2>
             <div class="chart-grid">
-                {charts.into_iter().map(|(n, pts)| view! {
-                    <figure class="chart"><figcaption>{format!("{objective} by {n}")}</figcaption>
-                        <ScatterChart x_label=n.clone() y_label=objective.clone() points=pts />
-                    </figure>
-                }).collect_view()}
+                {charts}
             </div>
             <div class="table-wrap">
                 <table class="data" data-testid="trials-table">
