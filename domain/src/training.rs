@@ -575,6 +575,11 @@ pub struct TrainingSpec {
     /// a split, a stratified (classification) or random 20% test split is used.
     #[serde(default)]
     pub prepare: TransformSpec,
+    /// With no steps in `prepare`: fill missing values (median; most frequent for
+    /// text), standardise numbers and one-hot encode text columns, chosen from the
+    /// version's column types. What the CLI sends unless given a spec.
+    #[serde(default)]
+    pub auto_prepare: bool,
     /// Algorithm `name` plus hyper-parameters.
     pub algorithm: serde_json::Value,
     #[serde(default)]

@@ -387,6 +387,11 @@ fn bad_input_is_refused_with_a_reason() {
     }
     let e = err(&gaps, &request(Some("target"), "gaussian_nb", vec![]));
     assert!(e.starts_with("the target `target` is missing on 2 rows (the first is row 3)"), "{e}");
+    assert!(e.contains("`target is not null`"), "the error says how to fix it: {e}");
+    // ... and that fix works: the filter runs before the split and the check.
+    let filter = vec![Step::Filter { expr: "target is not null".into() }];
+    let fixed = run(&gaps, &request(Some("target"), "gaussian_nb", filter)).unwrap();
+    assert_eq!(fixed.n_train + fixed.n_test, 148);
 
     let mut lonely = iris.clone();
     if let ColumnData::Int(v) = &mut lonely.columns[4].data {

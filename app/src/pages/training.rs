@@ -413,6 +413,7 @@ fn TrainingForm(datasets: Vec<Dataset>, algorithms: Vec<AlgorithmInfo>) -> impl 
                 .collect(),
             baseline_run: None,
             cv_folds: None,
+            auto_prepare: false,
         };
         if !search.get_untracked() {
             return Ok((spec, None));

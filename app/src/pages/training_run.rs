@@ -191,7 +191,11 @@ fn RunView(detail: TrainingDetail) -> impl IntoView {
 }
 
 #[component]
-fn EvaluationView(title: &'static str, evaluation: Evaluation, train: BTreeMap<String, f64>) -> impl IntoView {
+fn EvaluationView(
+    title: &'static str,
+    evaluation: Evaluation,
+    train: BTreeMap<String, f64>,
+) -> impl IntoView {
     let e = evaluation;
     let cards: Vec<(String, f64)> =
         HEADLINE.iter().filter_map(|k| e.metrics.get(*k).map(|v| (k.to_string(), *v))).collect();
@@ -259,20 +263,28 @@ fn Trials(detail: TrainingDetail) -> impl IntoView {
                 })
                 .collect();
             match numeric {
-                Some(points) => view! { <TrialScatter param=n.clone() objective=objective.clone() points=points /> }.into_any(),
+                Some(points) => {
+                    view! { <TrialScatter param=n.clone() objective=objective.clone() points=points /> }
+                        .into_any()
+                }
                 None => {
                     let points: Vec<Point> = detail
                         .trials
                         .iter()
                         .filter_map(|t: &Trial| {
-                            Some(Point { label: t.run_name.clone(), x: value_text(t.params.get(n)?), y: t.objective? })
+                            Some(Point {
+                                label: t.run_name.clone(),
+                                x: value_text(t.params.get(n)?),
+                                y: t.objective?,
+                            })
                         })
                         .collect();
                     view! {
                         <figure class="chart"><figcaption>{format!("{objective} by {n}")}</figcaption>
                             <ScatterChart x_label=n.clone() y_label=objective.clone() points=points />
                         </figure>
-                    }.into_any()
+                    }
+                    .into_any()
                 }
             }
         })

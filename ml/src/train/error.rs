@@ -25,7 +25,8 @@ pub enum TrainError {
 
     #[error(
         "the target `{column}` is missing on {count} rows (the first is row {row}): \
-         every training row needs a label, so remove those rows from the dataset first"
+         every training row needs a label; add a filter step `{column} is not null` to the \
+         preparation, or remove those rows from the dataset"
     )]
     TargetMissing { column: String, count: usize, row: usize },
 

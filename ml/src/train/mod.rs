@@ -128,6 +128,13 @@ pub fn train(
     let task = req.algorithm.task();
     req.algorithm.validate().map_err(TrainError::Algorithm)?;
     let target = resolve_target(req, task)?;
+    // Filters keep no state, so they may run before the split too: then a filter
+    // such as `label is not null` removes unlabelled rows before they are counted.
+    let filtered = prefilter(frame, req, target.as_deref())?;
+    let frame = filtered.as_ref().unwrap_or(frame);
+    if frame.n_rows() == 0 {
+        return Err(TrainError::NoRows { side: "training" });
+    }
     if let Some(t) = &target {
         target::check(frame, t, task)?;
     }
@@ -141,6 +148,18 @@ pub fn train(
     report(hooks, "preparing", 0.0, None, Vec::new());
     let (train_rows, test_rows) = prepare::split(&split, frame)?;
     train_split(&frame.take(&train_rows), &frame.take(&test_rows), req, baseline, hooks)
+}
+
+/// The rows the spec's filter steps keep (all columns), or None without filters.
+fn prefilter(frame: &Frame, req: &TrainRequest, target: Option<&str>) -> Result<Option<Frame>, TrainError> {
+    let steps: Vec<Step> =
+        req.prepare.steps.iter().filter(|s| matches!(s, Step::Filter { .. })).cloned().collect();
+    if steps.is_empty() {
+        return Ok(None);
+    }
+    let spec = TransformSpec { target: target.map(str::to_string), steps, split: None };
+    let fitted = prepare::fit(&spec, frame)?;
+    Ok(Some(prepare::apply(&fitted, frame)?))
 }
 
 /// The target a task uses: required for classification and regression, none for

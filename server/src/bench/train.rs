@@ -148,6 +148,7 @@ pub async fn run(pool: &PgPool, s: &Settings) -> anyhow::Result<Report> {
         gates: Vec::new(),
         baseline_run: None,
         cv_folds: None,
+        auto_prepare: false,
     };
     let search = SearchSpec {
         base,

@@ -50,9 +50,56 @@ pub enum Command {
     /// API tokens (works on the database directly).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Train a built-in model on a dataset version (queued on the workers), e.g.
+    /// `cairn train --dataset credit --target Status --algorithm random_forest --wait`.
+    Train(TrainArgs),
     /// Benchmarks: print their figures (`--json` for a machine-readable last line).
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Dataset name or id.
+    #[arg(long)]
+    pub dataset: String,
+    /// Version number (default: the latest).
+    #[arg(long)]
+    pub version: Option<i32>,
+    /// The column to predict (none for k-means).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Built-in algorithm, e.g. random_forest, logistic_regression, ridge, k_means.
+    #[arg(long)]
+    pub algorithm: String,
+    /// A hyper-parameter, `name=value` (repeatable), e.g. `--param n_trees=200`.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Input columns to use (repeatable; default: all but the target).
+    #[arg(long = "feature")]
+    pub features: Vec<String>,
+    /// A preparation spec file (YAML or JSON). Without one, missing values are
+    /// filled, numbers standardised and text columns one-hot encoded.
+    #[arg(long)]
+    pub prepare: Option<std::path::PathBuf>,
+    /// A validation gate (repeatable), e.g. `--gate "roc_auc >= 0.85"`.
+    #[arg(long = "gate")]
+    pub gates: Vec<String>,
+    /// Categorical column for per-slice metrics.
+    #[arg(long)]
+    pub slice: Option<String>,
+    #[arg(long)]
+    pub experiment: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Wait for the run to end, printing its progress, and exit non-zero unless it
+    /// finished with every gate passed.
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -155,12 +202,60 @@ pub async fn run(cli: Cli) -> ExitCode {
             local(crate::bench::run(cmd)).await
         }
         Command::Token(TokenCommand::Create(args)) => local(token_create(args)).await,
+        Command::Train(args) => {
+            let wait = args.wait;
+            let spec = match train_spec(&args) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            remote_cmd(&args.remote, |r, out| async move { r.train(out, spec, wait).await }).await
+        }
         Command::Project(ProjectCommand::Create(args)) => {
             let (name, description) = (args.name, args.description);
             remote_cmd(&args.remote, |r, out| async move { r.create_project(out, name, description).await })
                 .await
         }
     }
+}
+
+/// The request `cairn train` sends. Parameter values are read as JSON when they
+/// parse (numbers, true/false, null), else as text.
+fn train_spec(args: &TrainArgs) -> Result<domain::training::TrainingSpec, String> {
+    let mut algorithm = serde_json::Map::new();
+    algorithm.insert("name".into(), serde_json::Value::String(args.algorithm.clone()));
+    for p in &args.params {
+        let (k, v) = p.split_once('=').ok_or_else(|| format!("--param {p}: write it as name=value"))?;
+        let value =
+            serde_json::from_str(v.trim()).unwrap_or_else(|_| serde_json::Value::String(v.trim().into()));
+        algorithm.insert(k.trim().to_string(), value);
+    }
+    let prepare = match &args.prepare {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("--prepare {}: {e}", path.display()))?;
+            ml::prepare::parse_spec(&text).map_err(|e| format!("--prepare {}: {e}", path.display()))?
+        }
+        None => domain::prepare::TransformSpec::default(),
+    };
+    Ok(domain::training::TrainingSpec {
+        dataset: args.dataset.clone(),
+        version: args.version,
+        experiment: args.experiment.clone(),
+        run_name: args.name.clone(),
+        target: args.target.clone(),
+        features: args.features.clone(),
+        auto_prepare: args.prepare.is_none(),
+        prepare,
+        algorithm: serde_json::Value::Object(algorithm),
+        seed: args.seed,
+        slice_column: args.slice.clone(),
+        gates: args.gates.clone(),
+        baseline_run: None,
+        cv_folds: None,
+    })
 }
 
 async fn local(f: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {

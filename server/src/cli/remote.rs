@@ -30,6 +30,9 @@ pub enum RemoteError {
     Api { status: u16, code: String, message: String },
     #[error("unexpected response from the server: {0}")]
     Decode(String),
+    /// A run ended, but not as hoped (failed, cancelled, or a gate failed).
+    #[error("{0}")]
+    Verdict(String),
 }
 
 impl RemoteError {
@@ -38,6 +41,7 @@ impl RemoteError {
             RemoteError::BadUrl(..) => 2,
             RemoteError::Unreachable { .. } => 3,
             RemoteError::Api { .. } | RemoteError::Decode(_) => 1,
+            RemoteError::Verdict(_) => 4,
         }
     }
 }
@@ -145,6 +149,76 @@ impl Remote {
             OutputFormat::Json => json(&p)?,
             OutputFormat::Table => format!("created project {} ({})", p.name, p.project_id),
         })
+    }
+}
+
+impl Remote {
+    /// Queues a training run; with `wait`, follows it to the end (progress on
+    /// stderr) and fails unless it finished with every gate passed.
+    pub async fn train(
+        &self,
+        out: OutputFormat,
+        spec: domain::training::TrainingSpec,
+        wait: bool,
+    ) -> Result<String, RemoteError> {
+        use domain::training::{TrainingDetail, TrainingState, TrainingSubmitted};
+        let made: TrainingSubmitted = self.post("api/v1/training/runs", &spec).await?;
+        if !wait {
+            return match out {
+                OutputFormat::Json => json(&made),
+                OutputFormat::Table => Ok(format!(
+                    "queued training run {} (experiment {}); follow it with --wait or on the Training page",
+                    made.run_id, made.experiment_id
+                )),
+            };
+        }
+        let mut last = String::new();
+        let d: TrainingDetail = loop {
+            let d: TrainingDetail = self.get(&format!("api/v1/training/runs/{}", made.run_id)).await?;
+            let line = format!("{} {:.0}%", d.summary.stage, d.summary.progress * 100.0);
+            if line != last {
+                eprintln!("{line}");
+                last = line;
+            }
+            if d.summary.state.is_terminal() {
+                break d;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        let text = match out {
+            OutputFormat::Json => json(&d)?,
+            OutputFormat::Table => {
+                let mut rows: Vec<(String, String)> = vec![
+                    ("run".into(), d.summary.run_id.clone()),
+                    ("state".into(), d.summary.state.as_str().to_string()),
+                ];
+                if let Some(e) = &d.evaluation {
+                    rows.extend(e.metrics.iter().map(|(k, v)| (k.clone(), format!("{v:.4}"))));
+                }
+                let pairs: Vec<(&str, String)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+                let mut text = output::facts(&pairs);
+                for g in &d.gates {
+                    text.push_str(&format!(
+                        "\ngate {}: {} ({})",
+                        g.gate,
+                        if g.passed { "passed" } else { "FAILED" },
+                        g.detail
+                    ));
+                }
+                text
+            }
+        };
+        match (d.summary.state, d.summary.gates_passed) {
+            (TrainingState::Finished, Some(false)) => {
+                Err(RemoteError::Verdict(format!("{text}\na validation gate failed")))
+            }
+            (TrainingState::Finished, _) => Ok(text),
+            (state, _) => Err(RemoteError::Verdict(format!(
+                "the run {}: {}",
+                state.as_str(),
+                d.summary.error.unwrap_or_default()
+            ))),
+        }
     }
 }
 

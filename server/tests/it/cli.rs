@@ -79,3 +79,74 @@ fn bad_urls_are_usage_errors() {
         .unwrap();
     assert_eq!(err.exit_code(), 2);
 }
+
+/// `cairn train --wait`: queue a run, follow it on a real server with a worker,
+/// and exit non-zero (code 4) when a gate fails.
+#[sqlx::test(migrations = "../migrations")]
+async fn train_waits_for_the_run_and_reports_gates(pool: PgPool) {
+    use services::queue::{JobRegistry, worker};
+    let (_, token) = support::user_with_token(&pool, "ed", domain::auth::Role::Editor).await;
+    let state = support::state(pool.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(server::serve::serve_on(listener, state.clone(), async {
+        let _ = rx.await;
+    }));
+    let registry = services::training::register(JobRegistry::new()).provide(state.services.clone());
+    let workers = worker::start(
+        pool.clone(),
+        registry,
+        worker::WorkerConfig { poll_interval: std::time::Duration::from_millis(50), ..Default::default() },
+    );
+    let http = reqwest::Client::new();
+    let auth = format!("Bearer {token}");
+    let r = http
+        .post(format!("{url}/api/v1/datasets"))
+        .header("authorization", &auth)
+        .json(&serde_json::json!({"name": "credit"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let csv = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/credit_data.csv")).unwrap();
+    let r = http
+        .post(format!("{url}/api/v1/datasets/credit/versions?file_name=credit_data.csv"))
+        .header("authorization", &auth)
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    let spec = |gate: &str| domain::training::TrainingSpec {
+        dataset: "credit".into(),
+        version: None,
+        experiment: None,
+        run_name: None,
+        target: Some("Status".into()),
+        features: Vec::new(),
+        prepare: Default::default(),
+        auto_prepare: true,
+        algorithm: serde_json::json!({"name": "logistic_regression"}),
+        seed: 1,
+        slice_column: None,
+        gates: vec![gate.to_string()],
+        baseline_run: None,
+        cv_folds: None,
+    };
+    let remote = remote_as(&url, &token, OutputFormat::Table);
+    let text = remote.train(OutputFormat::Table, spec("roc_auc >= 0.7"), true).await.unwrap();
+    assert!(text.contains("finished") && text.contains("roc_auc"), "{text}");
+    assert!(text.contains("gate roc_auc >= 0.7: passed"), "{text}");
+    let err = remote.train(OutputFormat::Table, spec("roc_auc >= 0.999"), true).await.unwrap_err();
+    assert_eq!(err.exit_code(), 4, "{err}");
+    assert!(err.to_string().contains("a validation gate failed"), "{err}");
+    // Without waiting: the run id, at once.
+    let queued = remote.train(OutputFormat::Table, spec("roc_auc >= 0.7"), false).await.unwrap();
+    assert!(queued.starts_with("queued training run "), "{queued}");
+
+    workers.shutdown().await;
+    stop.send(()).unwrap();
+    handle.await.unwrap().unwrap();
+}

@@ -31,7 +31,8 @@ use crate::db::training::{self as sql, TrainingRow};
 use crate::queue::{self, JobRegistry};
 use crate::tracking::{self, NewRun};
 use crate::{AppState, Error, Result};
-use domain::datasets::DatasetVersion;
+use domain::datasets::{ColumnType, DatasetVersion};
+use domain::prepare::{ImputeStrategy, Step};
 use domain::tracking::Tag;
 use domain::training::{
     Algorithm, AlgorithmInfo, Evaluation, Gate, GateResult, IterationMetrics, Task, TrainingDetail,
@@ -146,6 +147,27 @@ fn check_column(version: &DatasetVersion, field: &str, column: &str) -> Result<(
     ))
 }
 
+/// The preparation `auto_prepare` asks for: impute (median; most frequent for
+/// text), standardise, one-hot text columns (at most 20 categories each).
+pub fn default_steps(version: &DatasetVersion, target: Option<&str>, features: &[String]) -> Vec<Step> {
+    let text: Vec<String> = version
+        .columns
+        .iter()
+        .filter(|c| c.column_type == ColumnType::String && Some(c.name.as_str()) != target)
+        .filter(|c| features.is_empty() || features.contains(&c.name))
+        .map(|c| c.name.clone())
+        .collect();
+    let mut steps = vec![Step::Impute { strategy: ImputeStrategy::Median, columns: None }];
+    if !text.is_empty() {
+        steps.push(Step::Impute { strategy: ImputeStrategy::MostFrequent, columns: Some(text.clone()) });
+    }
+    steps.push(Step::StandardScale { columns: None });
+    if !text.is_empty() {
+        steps.push(Step::OneHot { columns: text, max_categories: Some(20) });
+    }
+    steps
+}
+
 /// Everything about a request that can be checked without training.
 pub(crate) async fn check(st: &AppState, p: &Principal, mut spec: TrainingSpec) -> Result<Checked> {
     let algorithm = parse_algorithm(&spec.algorithm)?;
@@ -167,6 +189,9 @@ pub(crate) async fn check(st: &AppState, p: &Principal, mut spec: TrainingSpec) 
     }
     if let Some(s) = &spec.slice_column {
         check_column(&version, "slice_column", s)?;
+    }
+    if spec.auto_prepare && spec.prepare.steps.is_empty() {
+        spec.prepare.steps = default_steps(&version, spec.target.as_deref(), &spec.features);
     }
     ml::prepare::validate(&spec.prepare).map_err(|e| invalid("prepare", e.to_string()))?;
     if let Some(b) = &spec.baseline_run {

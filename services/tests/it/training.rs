@@ -70,6 +70,7 @@ fn spec(algorithm: serde_json::Value) -> TrainingSpec {
         gates: Vec::new(),
         baseline_run: None,
         cv_folds: None,
+        auto_prepare: false,
     }
 }
 
