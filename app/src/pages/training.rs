@@ -325,6 +325,8 @@ fn TrainingForm(datasets: Vec<Dataset>, algorithms: Vec<AlgorithmInfo>) -> impl 
     let method = RwSignal::new("random".to_string());
     let n_trials = RwSignal::new("20".to_string());
     let cv_folds = RwSignal::new(String::new());
+    let objective = RwSignal::new(String::new());
+    let baseline = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let navigate = use_navigate();
@@ -411,7 +413,7 @@ fn TrainingForm(datasets: Vec<Dataset>, algorithms: Vec<AlgorithmInfo>) -> impl 
                 .filter(|g| !g.is_empty())
                 .map(str::to_string)
                 .collect(),
-            baseline_run: None,
+            baseline_run: Some(baseline.get_untracked().trim().to_string()).filter(|b| !b.is_empty()),
             cv_folds: None,
             auto_prepare: false,
         };
@@ -566,6 +568,7 @@ fn TrainingForm(datasets: Vec<Dataset>, algorithms: Vec<AlgorithmInfo>) -> impl 
                         </label>
                         <label><span>"Trials"</span><input bind:value=n_trials size="4" aria-label="trials" /></label>
                         <label><span>"Cross-validation folds (optional)"</span><input bind:value=cv_folds size="4" aria-label="folds" placeholder="e.g. 5" /></label>
+                        <label><span>"Objective (default: ROC AUC, macro F1 or R²)"</span><input bind:value=objective aria-label="objective" placeholder="e.g. pr_auc, rmse" /></label>
                     </div>
                 })}
             </fieldset>
@@ -581,9 +584,10 @@ fn TrainingForm(datasets: Vec<Dataset>, algorithms: Vec<AlgorithmInfo>) -> impl 
                             }).collect_view()}
                         </select>
                     </label>
+                    <label><span>"Baseline run (for baseline gates)"</span><input bind:value=baseline aria-label="baseline run" placeholder="run id" /></label>
                     <label class="grow"><span>"Validation gates, one per line"</span>
                         <textarea rows="3" class="code" bind:value=gates aria-label="gates"
-                            placeholder="roc_auc >= 0.8\nslice accuracy >= 0.6"></textarea>
+                            placeholder="roc_auc >= 0.8\nslice accuracy >= 0.6\nroc_auc >= baseline - 0.5%"></textarea>
                     </label>
                 </div>
             </fieldset>

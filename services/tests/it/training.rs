@@ -366,3 +366,32 @@ async fn the_command_trainer_keeps_its_contract(pool: PgPool) {
     let off = AppState::new(pool.clone(), st.store.clone());
     assert!(matches!(training::command::submit(&off, &p, bash).await, Err(Error::Forbidden(_))));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_baseline_gate_compares_with_another_runs_model_on_the_same_rows(pool: PgPool) {
+    let st = state(pool.clone());
+    let p = user(&pool, Role::Editor).await;
+    credit(&st, &p).await;
+    let first =
+        training::submit(&st, &p, spec(serde_json::json!({"name": "logistic_regression"}))).await.unwrap();
+    run_jobs(&st).await;
+    let baseline_auc = detail(&st, &p, &first.run_id).await.evaluation.unwrap().metrics["roc_auc"];
+
+    let mut s = spec(serde_json::json!({"name": "gaussian_nb"}));
+    s.baseline_run = Some(first.run_id.clone());
+    s.gates = vec!["roc_auc >= baseline - 0.5%".into(), "roc_auc >= baseline - 50%".into()];
+    let second = training::submit(&st, &p, s).await.unwrap();
+    run_jobs(&st).await;
+    let d = detail(&st, &p, &second.run_id).await;
+    assert_eq!(d.summary.state, TrainingState::Finished, "{:?}", d.summary.error);
+    let strict = &d.gates[0];
+    assert!((strict.threshold.unwrap() - baseline_auc * 0.995).abs() < 1e-9, "{strict:?} vs {baseline_auc}");
+    assert_eq!(strict.passed, strict.value.unwrap() >= baseline_auc * 0.995);
+    assert!(d.gates[1].passed, "{:?}", d.gates[1]);
+
+    // A baseline that is not a finished training run is refused at submission.
+    let mut s = spec(serde_json::json!({"name": "gaussian_nb"}));
+    s.baseline_run =
+        Some(second.trials.first().cloned().unwrap_or_else(|| Uuid::new_v4().simple().to_string()));
+    assert!(matches!(training::submit(&st, &p, s).await, Err(Error::NotFound { .. })));
+}
