@@ -34,6 +34,8 @@ export default async function globalSetup() {
       // instance's own database as a SQL source.
       CAIRN_DATA_PATH_ALLOW: path.resolve(__dirname, '../testdata'),
       CAIRN_SQL_SOURCE_ALLOW: `${url.hostname}:${url.port || '5432'}`,
+      // The command-trainer test runs examples/command-trainer/baseline.py.
+      CAIRN_COMMAND_ALLOW: 'python3',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

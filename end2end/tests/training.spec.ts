@@ -116,3 +116,23 @@ test('a training request the data cannot satisfy fails with the reason on the ru
   await form.getByRole('button', { name: 'Train' }).click();
   await expect(page.getByTestId('training-error')).toContainText('n_trees must be >= 1');
 });
+
+test('a user runs their own training script and reads its log and metrics', async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page);
+  const name = await creditDataset(page);
+  await open(page, '/training');
+  const panel = page.getByTestId('new-command');
+  await panel.locator('summary').click();
+  await panel.getByLabel('command dataset').selectOption(name);
+  await panel.getByLabel('command target').fill('Status');
+  const script = path.resolve(__dirname, '../../examples/command-trainer/baseline.py');
+  await panel.getByLabel('command', { exact: true }).fill(`python3 ${script}`);
+  await panel.getByLabel('command params').fill('{"note": "e2e"}');
+  await panel.getByRole('button', { name: 'Run' }).click();
+  await expect(page).toHaveURL(/\/training\/runs\/[0-9a-f]{32}$/);
+  await expect(page.getByTestId('training-state')).toHaveText('finished', { timeout: 60_000 });
+  await expect(page.getByTestId('training-log')).toContainText("majority class 'good'");
+  await expect(page.getByText('accuracy', { exact: true })).toBeVisible();
+  await screenshot(page, 'training-command');
+});

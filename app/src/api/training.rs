@@ -63,3 +63,10 @@ pub async fn cancel_training(run_id: String) -> Result<(), AppError> {
     let id = services::tracking::parse_run_id(&run_id)?;
     Ok(services::training::cancel(&state()?, &principal()?, id).await?)
 }
+
+/// `spec`: a `CommandSpec` as JSON.
+#[server(endpoint = "training/command")]
+pub async fn submit_command(spec: String) -> Result<TrainingSubmitted, AppError> {
+    let spec: domain::training::CommandSpec = parse("spec", &spec)?;
+    Ok(services::training::command::submit(&state()?, &principal()?, spec).await?)
+}

@@ -3,12 +3,15 @@
 //! hyper-parameters, gates; optionally as a hyper-parameter search).
 
 use crate::api::datasets::{dataset_versions, list_datasets};
-use crate::api::training::{submit_search, submit_training, training_algorithms, training_runs};
+use crate::api::training::{
+    submit_command, submit_search, submit_training, training_algorithms, training_runs,
+};
 use crate::components::page::{EmptyState, ErrorBox, Loading, PageHeader};
 use domain::datasets::{ColumnInfo, ColumnType, Dataset, DatasetVersion};
 use domain::prepare::{ImputeStrategy, SplitSpec, Step, TransformSpec};
 use domain::training::{
-    AlgorithmInfo, ParamRange, SearchMethod, SearchSpec, Task, TrainingSpec, TrainingState, TrainingSummary,
+    AlgorithmInfo, CommandSpec, ParamRange, SearchMethod, SearchSpec, Task, TrainingSpec, TrainingState,
+    TrainingSummary,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -34,6 +37,7 @@ pub fn TrainingPage() -> impl IntoView {
         <Title text="Training" />
         <PageHeader title="Training" subtitle="Train built-in models on dataset versions, tune them, and check them against gates" />
         <NewTraining />
+        <NewCommandRun />
         <section class="panel">
             <h2>"Training runs"</h2>
             <Suspense fallback=Loading>
@@ -603,5 +607,97 @@ fn TrainingForm(datasets: Vec<Dataset>, algorithms: Vec<AlgorithmInfo>) -> impl 
             </div>
             {move || error.get().map(|m| view! { <p class="callout callout-alert" role="alert" data-testid="training-error">{m}</p> })}
         </form>
+    }
+}
+
+/// Runs user code under the command-trainer contract (`examples/command-trainer`).
+#[component]
+fn NewCommandRun() -> impl IntoView {
+    // Loaded in the browser only: a <select>'s options cannot wait in a Suspense
+    // (its markers do not survive inside <select>, so hydration would fail).
+    let names = RwSignal::new(Vec::<String>::new());
+    Effect::new(move |_| {
+        spawn_local(async move {
+            if let Ok(ds) = list_datasets().await {
+                names.set(ds.into_iter().map(|d| d.name).collect());
+            }
+        });
+    });
+    let dataset = RwSignal::new(String::new());
+    let target = RwSignal::new(String::new());
+    let command = RwSignal::new(String::new());
+    let params = RwSignal::new("{}".to_string());
+    let timeout = RwSignal::new("3600".to_string());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let navigate = use_navigate();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let navigate = navigate.clone();
+        let params: Result<Map<String, Value>, String> = serde_json::from_str(&params.get_untracked())
+            .map_err(|e| format!("params must be a JSON object such as {{\"C\": 0.5}}: {e}"));
+        let timeout_s: Result<u64, String> = timeout
+            .get_untracked()
+            .trim()
+            .parse()
+            .map_err(|_| "the timeout must be a whole number of seconds".to_string());
+        let (params, timeout_s) = match (params, timeout_s) {
+            (Ok(p), Ok(t)) => (p, t),
+            (Err(m), _) | (_, Err(m)) => {
+                error.set(Some(m));
+                return;
+            }
+        };
+        let spec = CommandSpec {
+            dataset: dataset.get_untracked(),
+            version: None,
+            experiment: None,
+            run_name: None,
+            target: Some(target.get_untracked().trim().to_string()).filter(|t| !t.is_empty()),
+            command: command.get_untracked().split_whitespace().map(str::to_string).collect(),
+            params,
+            timeout_s,
+        };
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match submit_command(serde_json::to_string(&spec).unwrap_or_default()).await {
+                Ok(made) => navigate(&format!("/training/runs/{}", made.run_id), Default::default()),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <section class="panel" data-testid="new-command">
+            <details>
+                <summary><h2 class="inline">"Run your own training code"</h2>
+                    <span class="muted">" — any program allowed by CAIRN_COMMAND_ALLOW, under the file contract in examples/command-trainer"</span></summary>
+                <form on:submit=submit class="stack" data-testid="command-form">
+                    <div class="form-row">
+                        <label><span>"Dataset"</span>
+                            <select aria-label="command dataset" on:change=move |ev| dataset.set(event_target_value(&ev))>
+                                <option value="">"— choose —"</option>
+                                {move || names.get().into_iter().map(|n| view! {
+                                    <option value=n.clone()>{n.clone()}</option>
+                                }).collect_view()}
+                            </select>
+                        </label>
+                        <label><span>"Target (optional)"</span><input bind:value=target aria-label="command target" placeholder="Status" /></label>
+                        <label><span>"Timeout (s)"</span><input bind:value=timeout size="6" aria-label="timeout" /></label>
+                    </div>
+                    <label><span>"Command (program and arguments; paths absolute on the worker)"</span>
+                        <input bind:value=command class="code" aria-label="command" placeholder="/opt/venv/bin/python /srv/ml/train.py" /></label>
+                    <label><span>"Params (JSON object; given as params.json and CAIRN_PARAM_<NAME>)"</span>
+                        <textarea rows="2" class="code" bind:value=params aria-label="command params"></textarea></label>
+                    <div class="form-row">
+                        <button type="submit" class="btn btn-primary" disabled=move || busy.get()>
+                            {move || if busy.get() { "Submitting…" } else { "Run" }}
+                        </button>
+                    </div>
+                    {move || error.get().map(|m| view! { <p class="callout callout-alert" role="alert" data-testid="command-error">{m}</p> })}
+                </form>
+            </details>
+        </section>
     }
 }

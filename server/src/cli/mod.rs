@@ -65,7 +65,7 @@ pub struct TrainArgs {
     pub dataset: String,
     /// Version number (default: the latest).
     #[arg(long)]
-    pub version: Option<i32>,
+    pub dataset_version: Option<i32>,
     /// The column to predict (none for k-means).
     #[arg(long)]
     pub target: Option<String>,
@@ -242,7 +242,7 @@ fn train_spec(args: &TrainArgs) -> Result<domain::training::TrainingSpec, String
     };
     Ok(domain::training::TrainingSpec {
         dataset: args.dataset.clone(),
-        version: args.version,
+        version: args.dataset_version,
         experiment: args.experiment.clone(),
         run_name: args.name.clone(),
         target: args.target.clone(),

@@ -132,7 +132,7 @@ pub async fn submit(st: &AppState, p: &Principal, spec: CommandSpec) -> Result<T
     let run_id = create_tracked_run(st, p, experiment_id, spec.run_name.clone(), tags, None).await?;
     let stored = CommandSpec { version: Some(version.version), ..spec };
     let spec_json = serde_json::to_value(&stored).map_err(anyhow::Error::from)?;
-    let label = format!("command: {}", stored.command.join(" "));
+    let label = stored.command.join(" ");
     let mut tx = st.db.begin().await?;
     sql::insert(
         &mut tx,
