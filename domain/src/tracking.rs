@@ -37,6 +37,33 @@ pub struct Tag {
 /// A param: a string logged once per run and never changed.
 pub type Param = Tag;
 
+/// The statuses of an MLflow 3 logged model: PENDING while its files upload.
+pub const LOGGED_MODEL_STATUSES: [&str; 3] = ["PENDING", "READY", "FAILED"];
+
+/// An MLflow 3 logged model: what `mlflow.<flavor>.log_model` creates, with its
+/// files under `artifact_location`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LoggedModel {
+    /// `m-` and 32 hex digits, as MLflow writes model ids.
+    pub model_id: String,
+    pub experiment_id: i64,
+    pub name: String,
+    pub source_run_id: Option<uuid::Uuid>,
+    /// One of [`LOGGED_MODEL_STATUSES`].
+    pub status: String,
+    pub status_message: String,
+    pub model_type: String,
+    pub artifact_location: String,
+    /// `active` or `deleted`.
+    pub lifecycle: String,
+    /// Milliseconds since the epoch.
+    pub creation_time: i64,
+    pub last_update_time: i64,
+    pub tags: Vec<Tag>,
+    pub params: Vec<Param>,
+}
+
 /// One point of a metric's history. Values may be NaN or ±Infinity; on the JSON
 /// wire those travel as the strings "NaN", "Infinity", "-Infinity".
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

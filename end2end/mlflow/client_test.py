@@ -1,5 +1,8 @@
 """The real `mlflow` client (mlflow-skinny, pinned in requirements.txt) against Cairn.
 
+The calls `mlflow.sklearn.log_model` and `mlflow.pyfunc.load_model` make are listed
+in README.md (recorded against a real `mlflow server`).
+
 Run by scripts/mlflow-client-test.sh with MLFLOW_TRACKING_URI and
 MLFLOW_TRACKING_TOKEN set; exits non-zero on the first mismatch.
 """
@@ -56,4 +59,32 @@ with tempfile.TemporaryDirectory() as dst:
     with open(path) as f:
         assert f.read() == "hello cairn"
 
-print("mlflow: 1 passed, 0 failed")
+# MLflow 3 logged models: log a scikit-learn model inside a run and load it back
+# through `runs:/<run>/model` and `models:/<model_id>`.
+from mlflow.entities import LoggedModelStatus
+import mlflow.pyfunc
+import mlflow.sklearn
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+X, y = load_iris(return_X_y=True)
+clf = LogisticRegression(max_iter=500).fit(X, y)
+with mlflow.start_run(run_name="sklearn") as run:
+    mlflow.log_param("C", clf.C)
+    info = mlflow.sklearn.log_model(clf, name="model")
+assert info.model_id and info.model_id.startswith("m-"), info.model_id
+assert info.artifact_path == f"mlflow-artifacts:/{exp.experiment_id}/models/{info.model_id}/artifacts", info.artifact_path
+expected = clf.predict(X)
+by_run = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(X)
+by_id = mlflow.pyfunc.load_model(f"models:/{info.model_id}").predict(X)
+assert (by_run == expected).all() and (by_id == expected).all(), (by_run, by_id)
+logged = client.get_logged_model(info.model_id)
+assert logged.status == LoggedModelStatus.READY, logged.status
+assert logged.source_run_id == run.info.run_id, logged.source_run_id
+assert logged.params.get("C") == str(clf.C), logged.params
+found = client.search_logged_models([exp.experiment_id], filter_string="name = 'model'")
+assert [m.model_id for m in found] == [info.model_id], found
+client.set_logged_model_tags(info.model_id, {"stage": "test"})
+assert client.get_logged_model(info.model_id).tags.get("stage") == "test"
+
+print("mlflow: 2 passed, 0 failed")

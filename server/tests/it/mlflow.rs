@@ -275,3 +275,137 @@ async fn artifacts_upload_download_list_and_stay_inside_the_run(pool: PgPool) {
         crate::support::send(&app, put("1/0123456789abcdef0123456789abcdef/artifacts/x".into(), "x")).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
 }
+
+/// What `mlflow.sklearn.log_model` sends (recorded against a real `mlflow server`
+/// 3.17.2, see end2end/mlflow/README.md), then what `runs:/` and `models:/` loading reads.
+#[sqlx::test(migrations = "../migrations")]
+async fn logged_models_follow_the_log_model_call_sequence(pool: PgPool) {
+    use axum::body::Body;
+    use axum::http::{Method, Request};
+    let app = app(pool.clone());
+    let (_, tok) = user_with_token(&pool, "ed", Role::Editor).await;
+    let req = |method: Method, uri: String, body: Value| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {tok}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let exp = ok(&app, "experiments/create", &tok, json!({"name": "lm"})).await;
+    let exp_id = exp["experiment_id"].as_str().unwrap().to_string();
+    let run = ok(&app, "runs/create", &tok, json!({"experiment_id": exp_id})).await;
+    let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
+
+    let created = ok(
+        &app,
+        "logged-models",
+        &tok,
+        json!({"experiment_id": exp_id, "name": "model", "source_run_id": run_id,
+               "params": [{"key": "C", "value": "1.0"}],
+               "tags": [{"key": "mlflow.source.type", "value": "LOCAL"}]}),
+    )
+    .await;
+    let info = &created["model"]["info"];
+    let model_id = info["model_id"].as_str().unwrap().to_string();
+    assert_eq!(info["status"], "LOGGED_MODEL_PENDING");
+    assert_eq!(info["source_run_id"], run_id.as_str());
+    assert_eq!(info["experiment_id"], exp_id.as_str());
+    assert_eq!(info["artifact_uri"], format!("mlflow-artifacts:/{exp_id}/models/{model_id}/artifacts"));
+    assert_eq!(created["model"]["data"]["params"], json!([{"key": "C", "value": "1.0"}]));
+
+    ok(&app, "runs/outputs", &tok, json!({"run_id": run_id, "models": [{"model_id": model_id, "step": 0}]}))
+        .await;
+    let root = format!("{exp_id}/models/{model_id}/artifacts");
+    let put = Request::put(format!("/api/2.0/mlflow-artifacts/artifacts/{root}/MLmodel"))
+        .header("authorization", format!("Bearer {tok}"))
+        .body(Body::from("flavors: {}"))
+        .unwrap();
+    assert_eq!(crate::support::send(&app, put).await.status, StatusCode::OK);
+    let r = crate::support::send(
+        &app,
+        req(
+            Method::PATCH,
+            format!("{API}/logged-models/{model_id}"),
+            json!({"model_id": model_id, "status": "LOGGED_MODEL_READY"}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["model"]["info"]["status"], "LOGGED_MODEL_READY");
+
+    let r = crate::support::send(
+        &app,
+        req(
+            Method::PATCH,
+            format!("{API}/logged-models/{model_id}/tags"),
+            json!({"tags": [{"key": "team", "value": "cv"}]}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = crate::support::send(
+        &app,
+        req(Method::DELETE, format!("{API}/logged-models/{model_id}/tags/mlflow.source.type"), json!({})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    ok(
+        &app,
+        &format!("logged-models/{model_id}/params"),
+        &tok,
+        json!({"params": [{"key": "l1", "value": "0"}]}),
+    )
+    .await;
+
+    // `runs:/<run>/model` resolves through a search by name in the run's experiment.
+    let found = ok(
+        &app,
+        "logged-models/search",
+        &tok,
+        json!({"experiment_ids": [exp_id], "filter": "name = 'model'"}),
+    )
+    .await;
+    assert_eq!(found["models"].as_array().unwrap().len(), 1);
+    let got = get_as(&app, &format!("{API}/logged-models/{model_id}"), &tok).await.json();
+    assert_eq!(got["model"]["info"]["tags"], json!([{"key": "team", "value": "cv"}]));
+    assert_eq!(
+        got["model"]["data"]["params"],
+        json!([{"key": "C", "value": "1.0"}, {"key": "l1", "value": "0"}])
+    );
+    let l = get_as(&app, &format!("/api/2.0/mlflow-artifacts/artifacts?path={root}"), &tok).await.json();
+    assert_eq!(l["files"], json!([{"path": "MLmodel", "is_dir": false, "file_size": 11}]));
+    let r = get_as(&app, &format!("/api/2.0/mlflow-artifacts/artifacts/{root}/MLmodel"), &tok).await;
+    assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "flavors: {}"));
+
+    // Bad input in MLflow's codes.
+    let code = |r: &crate::support::Reply| r.json()["error_code"].as_str().unwrap_or_default().to_string();
+    let r = get_as(&app, &format!("{API}/logged-models/m-0123456789abcdef0123456789abcdef"), &tok).await;
+    assert_eq!((r.status, code(&r).as_str()), (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST"));
+    let r = crate::support::send(
+        &app,
+        req(Method::PATCH, format!("{API}/logged-models/{model_id}"), json!({"status": "DONE"})),
+    )
+    .await;
+    assert_eq!((r.status, code(&r).as_str()), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"));
+    let r = post(
+        &app,
+        &format!("logged-models/{model_id}/params"),
+        &tok,
+        json!({"params": [{"key": "C", "value": "2"}]}),
+    )
+    .await;
+    assert_eq!((r.status, code(&r).as_str()), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"));
+    let r = post(&app, "logged-models", &tok, json!({"experiment_id": "999999", "name": "x"})).await;
+    assert_eq!((r.status, code(&r).as_str()), (StatusCode::NOT_FOUND, "RESOURCE_DOES_NOT_EXIST"));
+    let r =
+        post(&app, "logged-models/search", &tok, json!({"experiment_ids": [exp_id], "filter": "name = "}))
+            .await;
+    assert_eq!((r.status, code(&r).as_str()), (StatusCode::BAD_REQUEST, "INVALID_PARAMETER_VALUE"));
+    let put = Request::put(format!("/api/2.0/mlflow-artifacts/artifacts/{root}/../../../x"))
+        .header("authorization", format!("Bearer {tok}"))
+        .body(Body::from("x"))
+        .unwrap();
+    assert_eq!(crate::support::send(&app, put).await.status, StatusCode::BAD_REQUEST);
+}

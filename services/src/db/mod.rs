@@ -6,6 +6,7 @@ pub mod data_sources;
 pub mod datasets;
 pub mod jobs;
 pub mod lineage;
+pub mod logged_models;
 pub mod overview;
 pub mod projects;
 pub mod schedules;

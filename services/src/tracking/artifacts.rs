@@ -1,8 +1,9 @@
-//! Run artifacts behind MLflow's artifact proxy: paths look like
+//! Run and logged-model artifacts behind MLflow's artifact proxy: paths look like
 //! `<experiment_id>/<run_id>/artifacts/<file>` (what `artifact_uri` hands the
-//! client) and are stored under `mlflow-artifacts/` in the artifact store. A path
-//! must name an existing run of that experiment and stay inside its prefix: `..`,
-//! absolute paths, backslashes and empty segments are refused.
+//! client) or `<experiment_id>/models/<model_id>/artifacts/<file>` (a logged model's
+//! `artifact_location`) and are stored under `mlflow-artifacts/` in the artifact
+//! store. A path must name an existing run or model of that experiment and stay
+//! inside its prefix: `..`, absolute paths, backslashes and empty segments are refused.
 
 use crate::auth::{Action, Principal, authorize};
 use crate::{AppState, Error, Result, db};
@@ -35,9 +36,34 @@ pub fn check_path(path: &str) -> Result<Vec<&str>> {
     Ok(parts)
 }
 
-/// Checks that `path` lies under an existing run's `artifacts/` folder.
-async fn check_run_path(st: &AppState, path: &str, need_file: bool) -> Result<String> {
+/// Checks that `path` lies under an existing run's or logged model's `artifacts/`
+/// folder; returns the store key and how many leading segments name that folder.
+async fn check_owner_path(st: &AppState, path: &str, need_file: bool) -> Result<(String, usize)> {
     let parts = check_path(path)?;
+    if parts.get(1) == Some(&"models") {
+        if parts.len() < 4 || parts[3] != "artifacts" || (need_file && parts.len() < 5) {
+            return Err(invalid(format!(
+                "artifact path {path:?} must look like <experiment_id>/models/<model_id>/artifacts/<file>"
+            )));
+        }
+        let experiment_id: i64 = parts[0].parse().map_err(|_| Error::not_found("experiment", parts[0]))?;
+        let id = super::logged_models::parse_model_id(parts[2])?;
+        let model = db::logged_models::get(&st.db, &[id]).await?;
+        if !model.iter().any(|m| m.experiment_id == experiment_id) {
+            return Err(Error::not_found("logged model", parts[2]));
+        }
+        let key = format!(
+            "{ROOT}/{experiment_id}/models/{}/{}",
+            super::logged_models::model_id(id),
+            parts[3..].join("/")
+        );
+        return Ok((key, 4));
+    }
+    Ok((check_run_path(&parts, path, need_file, st).await?, 3))
+}
+
+/// Checks that `path` lies under an existing run's `artifacts/` folder.
+async fn check_run_path(parts: &[&str], path: &str, need_file: bool, st: &AppState) -> Result<String> {
     if parts.len() < 3 || parts[2] != "artifacts" || (need_file && parts.len() < 4) {
         return Err(invalid(format!(
             "artifact path {path:?} must look like <experiment_id>/<run_id>/artifacts/<file>"
@@ -54,14 +80,14 @@ async fn check_run_path(st: &AppState, path: &str, need_file: bool) -> Result<St
 
 pub async fn upload(st: &AppState, p: &Principal, path: &str, bytes: Bytes) -> Result<()> {
     authorize(p, Action::Write)?;
-    let key = check_run_path(st, path, true).await?;
+    let (key, _) = check_owner_path(st, path, true).await?;
     st.store.put(&key, bytes).await?;
     Ok(())
 }
 
 pub async fn download(st: &AppState, p: &Principal, path: &str) -> Result<Bytes> {
     authorize(p, Action::Read)?;
-    let key = check_run_path(st, path, true).await?;
+    let (key, _) = check_owner_path(st, path, true).await?;
     match st.store.get(&key).await {
         Ok(b) => Ok(b),
         Err(object_store::Error::NotFound { .. }) => Err(Error::not_found("artifact", path)),
@@ -69,11 +95,11 @@ pub async fn download(st: &AppState, p: &Principal, path: &str) -> Result<Bytes>
     }
 }
 
-/// Entries directly under `path` (a run's `artifacts` folder or below it).
+/// Entries directly under `path` (a run's or model's `artifacts` folder or below it).
 pub async fn list(st: &AppState, p: &Principal, path: &str) -> Result<Vec<Entry>> {
     authorize(p, Action::Read)?;
-    let key = check_run_path(st, path, false).await?;
-    let rel_base: Vec<&str> = check_path(path)?.into_iter().skip(3).collect();
+    let (key, root) = check_owner_path(st, path, false).await?;
+    let rel_base: Vec<&str> = check_path(path)?.into_iter().skip(root).collect();
     Ok(st
         .store
         .list_dir(&key)

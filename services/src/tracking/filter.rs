@@ -83,9 +83,27 @@ fn err(pos: usize, msg: impl std::fmt::Display) -> ValidationError {
     ValidationError::new("filter", format!("at position {pos}: {msg}"))
 }
 
-/// Parses a filter into clauses joined by AND. An empty filter has no clauses.
+/// The attributes one kind of record (runs, logged models) can be filtered by.
+pub struct Attributes {
+    /// None for an unknown attribute, else whether it is compared as a number.
+    pub numeric: fn(&str) -> Option<bool>,
+    /// The attribute names, for the error message.
+    pub names: &'static str,
+}
+
+pub const RUN_ATTRIBUTES: Attributes = Attributes {
+    numeric: |k| attribute_column(k).map(|_| attribute_is_numeric(k)),
+    names: "run_id, run_name, status, user_id, start_time, end_time or lifecycle_stage",
+};
+
+/// Parses a runs filter into clauses joined by AND. An empty filter has no clauses.
 pub fn parse(input: &str) -> Result<Vec<Clause>, ValidationError> {
-    let mut p = Parser { s: input, pos: 0 };
+    parse_for(input, &RUN_ATTRIBUTES)
+}
+
+/// [`parse`] for records with other attributes.
+pub fn parse_for(input: &str, attrs: &Attributes) -> Result<Vec<Clause>, ValidationError> {
+    let mut p = Parser { s: input, pos: 0, attrs };
     let mut out = Vec::new();
     p.skip_ws();
     if p.at_end() {
@@ -111,7 +129,7 @@ pub fn parse(input: &str) -> Result<Vec<Clause>, ValidationError> {
 /// Parses `order_by` entries such as `metrics.acc DESC` or `start_time`:
 /// (entity, key, ascending).
 pub fn parse_order(input: &str) -> Result<(Entity, String, bool), ValidationError> {
-    let mut p = Parser { s: input, pos: 0 };
+    let mut p = Parser { s: input, pos: 0, attrs: &RUN_ATTRIBUTES };
     p.skip_ws();
     let (entity, key) = p.identifier()?;
     p.skip_ws();
@@ -132,6 +150,7 @@ pub fn parse_order(input: &str) -> Result<(Entity, String, bool), ValidationErro
 struct Parser<'a> {
     s: &'a str,
     pos: usize,
+    attrs: &'a Attributes,
 }
 
 impl Parser<'_> {
@@ -228,13 +247,8 @@ impl Parser<'_> {
         if key.is_empty() {
             return Err(err(start, "the key is empty"));
         }
-        if entity == Entity::Attribute && attribute_column(&key).is_none() {
-            return Err(err(
-                start,
-                format!(
-                    "unknown attribute {key:?}; use run_id, run_name, status, user_id, start_time, end_time or lifecycle_stage"
-                ),
-            ));
+        if entity == Entity::Attribute && (self.attrs.numeric)(&key).is_none() {
+            return Err(err(start, format!("unknown attribute {key:?}; use {}", self.attrs.names)));
         }
         Ok((entity, key))
     }
@@ -311,7 +325,8 @@ impl Parser<'_> {
         if matches!(op, Op::In | Op::NotIn) != list {
             return Err(err(op_at, "IN and NOT IN take a (list); the other comparisons a single value"));
         }
-        let numeric = entity == Entity::Metric || (entity == Entity::Attribute && attribute_is_numeric(&key));
+        let numeric = entity == Entity::Metric
+            || (entity == Entity::Attribute && (self.attrs.numeric)(&key) == Some(true));
         match (&value, numeric) {
             (Value::Str(_), true) => {
                 return Err(err(value_at, format!("{key} is compared as a number; remove the quotes")));

@@ -4,6 +4,7 @@
 
 pub mod artifacts;
 pub mod filter;
+pub mod logged_models;
 pub mod token;
 
 use crate::auth::{Action, Principal, authorize};
@@ -28,7 +29,7 @@ const MAX_PARAM_VALUE: usize = 6000;
 const MAX_TAG_VALUE: usize = 8000;
 const MAX_PAGE: i64 = 50_000;
 
-fn invalid(field: &str, msg: impl Into<String>) -> Error {
+pub(crate) fn invalid(field: &str, msg: impl Into<String>) -> Error {
     Error::Validation(ValidationError::new(field, msg))
 }
 
@@ -54,7 +55,7 @@ pub fn parse_experiment_id(s: &str) -> Result<i64> {
     s.trim().parse().map_err(|_| Error::not_found("experiment", s))
 }
 
-fn check_key(field: &str, key: &str) -> Result<()> {
+pub(crate) fn check_key(field: &str, key: &str) -> Result<()> {
     if key.is_empty() || key.len() > MAX_KEY {
         return Err(invalid(field, format!("keys must have 1 to {MAX_KEY} bytes; got {:?}", key)));
     }
@@ -343,7 +344,7 @@ pub async fn set_run_deleted(st: &AppState, p: &Principal, id: Uuid, deleted: bo
 
 /// Tags sorted by key, the last value of a repeated key winning: one row per key
 /// (an upsert cannot touch a row twice) and a fixed lock order.
-fn sorted_unique(items: Vec<Tag>, field: &str) -> Result<(Vec<String>, Vec<String>)> {
+pub(crate) fn sorted_unique(items: Vec<Tag>, field: &str) -> Result<(Vec<String>, Vec<String>)> {
     let mut map = BTreeMap::new();
     for t in items {
         check_key(field, &t.key)?;

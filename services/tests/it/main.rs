@@ -5,6 +5,7 @@ mod datasets;
 mod db;
 mod jobs;
 mod lineage;
+mod logged_models;
 mod projects;
 mod schedules;
 mod sql_source;

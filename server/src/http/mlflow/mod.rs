@@ -6,6 +6,7 @@
 mod artifacts;
 pub mod error;
 mod experiments;
+mod logged_models;
 mod runs;
 pub mod wire;
 
@@ -14,7 +15,7 @@ use super::auth::Auth;
 use super::error::ApiError;
 use axum::Router;
 use axum::extract::FromRequest;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use error::{MlResult, MlflowError};
 use services::auth::Principal;
 
@@ -63,6 +64,17 @@ pub fn router() -> Router<ServerState> {
         .route("/runs/log-inputs", post(runs::log_inputs))
         .route("/metrics/get-history", get(runs::history))
         .route("/artifacts/list", get(artifacts::list_run))
+        .route("/runs/outputs", post(logged_models::log_outputs))
+        .route("/logged-models", post(logged_models::create))
+        .route("/logged-models/search", post(logged_models::search))
+        .route(
+            "/logged-models/{model_id}",
+            get(logged_models::get).patch(logged_models::finalize).delete(logged_models::delete),
+        )
+        .route("/logged-models/{model_id}/tags", axum::routing::patch(logged_models::set_tags))
+        .route("/logged-models/{model_id}/tags/{*tag_key}", delete(logged_models::delete_tag))
+        .route("/logged-models/{model_id}/params", post(logged_models::log_params))
+        .route("/logged-models/{model_id}/artifacts/directories", get(logged_models::list_artifacts))
         .fallback(not_found)
 }
 

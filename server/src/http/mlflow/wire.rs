@@ -1,7 +1,7 @@
 //! MLflow REST 2.0 request bodies (deserialised here; they are never sent) and the
 //! JSON shapes of its responses, built from `domain::tracking` types.
 
-use domain::tracking::{DatasetInput, Experiment, Metric, Run, RunInfo, Tag, ViewType};
+use domain::tracking::{DatasetInput, Experiment, LoggedModel, Metric, Run, RunInfo, Tag, ViewType};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
@@ -209,8 +209,130 @@ pub struct HistoryQuery {
     pub max_results: Option<i64>,
 }
 
+#[derive(Deserialize)]
+pub struct CreateLoggedModel {
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub experiment_id: Option<String>,
+    pub name: Option<String>,
+    pub model_type: Option<String>,
+    pub source_run_id: Option<String>,
+    #[serde(default)]
+    pub params: Vec<Tag>,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// The status arrives as the enum's name (`LOGGED_MODEL_READY`) or its number.
+#[derive(Deserialize)]
+pub struct FinalizeLoggedModel {
+    #[serde(default)]
+    pub status: Value,
+}
+
+/// MLflow's `LoggedModelStatus` on the wire → Cairn's status word.
+pub fn logged_model_status(v: &Value) -> Result<&'static str, crate::http::mlflow::error::MlflowError> {
+    match v {
+        Value::String(s) => match s.as_str() {
+            "LOGGED_MODEL_PENDING" | "PENDING" => Ok("PENDING"),
+            "LOGGED_MODEL_READY" | "READY" => Ok("READY"),
+            "LOGGED_MODEL_UPLOAD_FAILED" | "FAILED" => Ok("FAILED"),
+            _ => Err(bad_status(v)),
+        },
+        Value::Number(n) => match n.as_i64() {
+            Some(1) => Ok("PENDING"),
+            Some(2) => Ok("READY"),
+            Some(3) => Ok("FAILED"),
+            _ => Err(bad_status(v)),
+        },
+        _ => Err(bad_status(v)),
+    }
+}
+
+fn bad_status(v: &Value) -> crate::http::mlflow::error::MlflowError {
+    crate::http::mlflow::error::MlflowError::invalid(format!(
+        "unknown logged model status {v}; use LOGGED_MODEL_PENDING, LOGGED_MODEL_READY or LOGGED_MODEL_UPLOAD_FAILED"
+    ))
+}
+
+fn status_name(s: &str) -> &'static str {
+    match s {
+        "PENDING" => "LOGGED_MODEL_PENDING",
+        "READY" => "LOGGED_MODEL_READY",
+        "FAILED" => "LOGGED_MODEL_UPLOAD_FAILED",
+        _ => "LOGGED_MODEL_STATUS_UNSPECIFIED",
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ModelTags {
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Deserialize)]
+pub struct ModelParams {
+    #[serde(default)]
+    pub params: Vec<Tag>,
+}
+
+#[derive(Deserialize)]
+pub struct SearchLoggedModels {
+    #[serde(default, deserialize_with = "strings_or_numbers")]
+    pub experiment_ids: Vec<String>,
+    pub filter: Option<String>,
+    pub max_results: Option<i64>,
+    #[serde(default)]
+    pub order_by: Vec<Value>,
+    pub page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ModelOutput {
+    pub model_id: String,
+    pub step: Option<i64>,
+}
+
+#[derive(Deserialize)]
+pub struct LogOutputs {
+    pub run_id: Option<String>,
+    #[serde(default)]
+    pub models: Vec<ModelOutput>,
+}
+
+/// Experiment ids of a search body, as numbers.
+pub fn experiment_ids(ids: &[String]) -> Result<Vec<i64>, crate::http::mlflow::error::MlflowError> {
+    ids.iter()
+        .map(|s| {
+            s.trim().parse::<i64>().map_err(|_| {
+                crate::http::mlflow::error::MlflowError::invalid(format!(
+                    "experiment id {s:?} is not a number"
+                ))
+            })
+        })
+        .collect()
+}
+
 // ---------------------------------------------------------------------------
 // Responses
+
+pub fn logged_model(m: &LoggedModel) -> Value {
+    let mut info = json!({
+        "model_id": m.model_id,
+        "experiment_id": m.experiment_id.to_string(),
+        "name": m.name,
+        "artifact_uri": m.artifact_location,
+        "creation_timestamp_ms": m.creation_time,
+        "last_updated_timestamp_ms": m.last_update_time,
+        "model_type": m.model_type,
+        "status": status_name(&m.status),
+        "status_message": m.status_message,
+        "tags": m.tags,
+    });
+    if let (Some(run), Some(o)) = (m.source_run_id, info.as_object_mut()) {
+        o.insert("source_run_id".into(), json!(run.simple().to_string()));
+    }
+    json!({ "info": info, "data": { "params": m.params, "metrics": [] } })
+}
 
 pub fn experiment(e: &Experiment) -> Value {
     json!({
