@@ -85,7 +85,8 @@ pub async fn run(pool: &PgPool, s: &Settings) -> anyhow::Result<Report> {
     let t = Instant::now();
     let mut tasks = Vec::new();
     for mine in bodies {
-        let (http, url, token) = (http.clone(), format!("{base}/api/2.0/mlflow/runs/log-batch"), token.clone());
+        let (http, url, token) =
+            (http.clone(), format!("{base}/api/2.0/mlflow/runs/log-batch"), token.clone());
         tasks.push(tokio::spawn(async move {
             let mut errors = 0usize;
             for body in mine {

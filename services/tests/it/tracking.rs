@@ -277,7 +277,10 @@ async fn keyset_pages_match_one_big_page_with_ties_and_missing_values(pool: PgPo
                 &st,
                 &ed,
                 &[exp],
-                &RunSearch { filter: Some("attributes.run_name IN ('r2', 'r4')".into()), ..Default::default() },
+                &RunSearch {
+                    filter: Some("attributes.run_name IN ('r2', 'r4')".into()),
+                    ..Default::default()
+                },
             )
             .await
             .unwrap()
