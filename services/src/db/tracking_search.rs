@@ -31,7 +31,31 @@ pub struct Hit {
 }
 
 /// The matching runs, in order.
-pub async fn search_runs(db: impl PgExecutor<'_>, q: &RunQuery<'_>) -> sqlx::Result<Vec<Hit>> {
+///
+/// Sorted by a metric, the runs that have it come first (`nulls last` either way),
+/// so when at least a page of them matches, the page is the same as that of an inner
+/// join, which Postgres reads in value order from `latest_metric_key_idx` and stops
+/// after a page; the left join has to join and sort every run of the experiment
+/// (100,000 runs: hundreds of milliseconds). The inner join is tried first and the
+/// left join only when it comes back short.
+pub async fn search_runs<'c, E>(db: E, q: &RunQuery<'_>) -> sqlx::Result<Vec<Hit>>
+where
+    E: PgExecutor<'c> + Copy,
+{
+    let first_is_metric = q.order.first().is_some_and(|o| o.0 == Entity::Metric);
+    let after_null = q.after.is_some_and(|k| k.value == SortValue::Null);
+    if first_is_metric && !after_null {
+        let hits = build(q, true).build_query_as().fetch_all(db).await?;
+        if hits.len() as i64 >= q.limit {
+            return Ok(hits);
+        }
+    }
+    build(q, false).build_query_as().fetch_all(db).await
+}
+
+/// The query; `inner` joins the first (metric) sort key's table instead of a left
+/// join, so only runs that have it match.
+fn build<'a>(q: &RunQuery<'a>, inner: bool) -> QueryBuilder<'a, Postgres> {
     let first = q.order.first().map(|o| o.0);
     let mut b: QueryBuilder<Postgres> = QueryBuilder::new(match first {
         Some(Entity::Metric) => {
@@ -49,7 +73,8 @@ pub async fn search_runs(db: impl PgExecutor<'_>, q: &RunQuery<'_>) -> sqlx::Res
             Entity::Tag => "run_tag",
             Entity::Attribute => continue,
         };
-        b.push(format_args!(" left join {table} s{i} on s{i}.run_id = r.run_id and s{i}.key = "));
+        let join = if inner && i == 0 { "join" } else { "left join" };
+        b.push(format_args!(" {join} {table} s{i} on s{i}.run_id = r.run_id and s{i}.key = "));
         b.push_bind(key.clone());
     }
     b.push(" where r.experiment_id = any(");
@@ -62,7 +87,11 @@ pub async fn search_runs(db: impl PgExecutor<'_>, q: &RunQuery<'_>) -> sqlx::Res
         push_clause(&mut b, c);
     }
     if let Some(k) = q.after {
-        push_after(&mut b, k, q.order.first().map(|o| o.2));
+        let asc = q.order.first().map(|o| o.2);
+        match (inner, asc) {
+            (true, Some(asc)) => push_after_inner(&mut b, k, asc),
+            _ => push_after(&mut b, k, asc),
+        }
     }
     b.push(" order by ");
     for (i, (entity, key, asc)) in q.order.iter().enumerate() {
@@ -74,6 +103,12 @@ pub async fn search_runs(db: impl PgExecutor<'_>, q: &RunQuery<'_>) -> sqlx::Res
                 let col = attribute_column(key).unwrap_or("r.start_time");
                 b.push(format_args!("{col} {dir} nulls last, "));
             }
+            // Inner-joined values are never null (`latest_metric.value` is not null),
+            // so the index's own null placement gives the same order and lets
+            // Postgres read the index backwards for `desc`.
+            _ if inner && i == 0 => {
+                b.push(format_args!("s{i}.value {dir}, "));
+            }
             _ => {
                 b.push(format_args!("s{i}.value {dir} nulls last, "));
             }
@@ -83,7 +118,33 @@ pub async fn search_runs(db: impl PgExecutor<'_>, q: &RunQuery<'_>) -> sqlx::Res
     b.push_bind(q.limit);
     b.push(" offset ");
     b.push_bind(q.offset);
-    b.build_query_as().fetch_all(db).await
+    b
+}
+
+/// `push_after` for the inner join (no nulls), written as a range on `s0.value` so
+/// the index scan starts at the keyset position instead of filtering up to it.
+fn push_after_inner(b: &mut QueryBuilder<'_, Postgres>, k: &Keyset, asc: bool) {
+    let bind_value = |b: &mut QueryBuilder<'_, Postgres>| match &k.value {
+        SortValue::Num(v) => {
+            b.push_bind(*v);
+        }
+        SortValue::Text(s) => {
+            b.push_bind(s.clone());
+        }
+        SortValue::Null => {}
+    };
+    let (inclusive, strict) = if asc { (">=", ">") } else { ("<=", "<") };
+    b.push(format_args!(" and s0.value {inclusive} "));
+    bind_value(b);
+    b.push(format_args!(" and (s0.value {strict} "));
+    bind_value(b);
+    b.push(" or (r.start_time < ");
+    b.push_bind(k.start_time);
+    b.push(" or (r.start_time = ");
+    b.push_bind(k.start_time);
+    b.push(" and r.run_id > ");
+    b.push_bind(k.run_id);
+    b.push(")))");
 }
 
 /// Rows after `k` in the order `s0.value {asc|desc} nulls last, start_time desc, run_id`.

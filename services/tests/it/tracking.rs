@@ -202,6 +202,28 @@ async fn history_pages_in_step_order(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn deleting_runs_deletes_their_metric_history(pool: PgPool) {
+    let st = state(pool.clone());
+    let ed = as_role(Role::Editor);
+    let gone = t::create_experiment(&st, &ed, "gone", None, vec![]).await.unwrap();
+    let kept = t::create_experiment(&st, &ed, "kept", None, vec![]).await.unwrap();
+    for exp in [gone, kept] {
+        let run = run_in(&st, exp, "r").await;
+        t::log_batch(&st, &ed, run, (0..3).map(|s| m("loss", 1.0, s)).collect(), vec![], vec![])
+            .await
+            .unwrap();
+    }
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from metric").fetch_one(&pool).await.unwrap()
+    };
+    assert_eq!(count().await, 6);
+    // Nothing in Cairn deletes runs outright yet; the database's cascade must still
+    // take the history with them (it is a trigger, not a foreign key, on `metric`).
+    sqlx::query("delete from experiment where experiment_id = $1").bind(gone).execute(&pool).await.unwrap();
+    assert_eq!(count().await, 3);
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn experiments_are_unique_by_name_and_soft_deleted(pool: PgPool) {
     let st = state(pool);
     let ed = as_role(Role::Editor);
@@ -235,6 +257,9 @@ async fn keyset_pages_match_one_big_page_with_ties_and_missing_values(pool: PgPo
         vec!["metrics.acc DESC".to_string()],
         vec!["metrics.acc".into()],
         vec!["params.p DESC".into()],
+        // Offset-paged orders that start with a metric.
+        vec!["metrics.acc DESC".into(), "params.p".into()],
+        vec!["metrics.acc".into(), "attributes.run_name DESC".into()],
     ] {
         let all = RunSearch { order_by: order.clone(), ..Default::default() };
         let want: Vec<_> = t::search_runs(&st, &ed, &[exp], &all)
@@ -245,6 +270,26 @@ async fn keyset_pages_match_one_big_page_with_ties_and_missing_values(pool: PgPo
             .map(|r| r.info.run_id)
             .collect();
         assert_eq!(want.len(), values.len());
+        if order.first().is_some_and(|o| o.starts_with("metrics.")) {
+            // Runs without the metric come last in either direction (r2 and r4).
+            let last: std::collections::HashSet<_> = want[values.len() - 2..].iter().collect();
+            let missing: Vec<_> = t::search_runs(
+                &st,
+                &ed,
+                &[exp],
+                &RunSearch {
+                    filter: Some("attributes.run_name IN ('r2', 'r4')".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .runs
+            .into_iter()
+            .map(|r| r.info.run_id)
+            .collect();
+            assert_eq!(last, missing.iter().collect(), "order {order:?}");
+        }
         let mut got = Vec::new();
         let mut token = None;
         loop {

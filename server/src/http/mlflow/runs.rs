@@ -10,6 +10,8 @@ use crate::http::auth::Auth;
 use crate::http::error::ApiError;
 use axum::Json;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use domain::tracking::{Metric, RunSearch, Tag};
 use serde_json::{Value, json};
 use services::tracking as t;
@@ -201,10 +203,12 @@ pub async fn history(
     State(st): State<ServerState>,
     a: A,
     MlQuery(q): MlQuery<HistoryQuery>,
-) -> MlResult<Json<Value>> {
+) -> MlResult<Response> {
     let p = caller(a)?;
     let id = run_id(q.run_id.as_deref(), q.run_uuid.as_deref())?;
     let key = required(q.metric_key.as_deref(), "metric_key")?;
     let h = t::metric_history(&st.services, &p, id, key, q.max_results, q.page_token.as_deref()).await?;
-    Ok(Json(wire::history(&h.metrics, h.next_page_token.as_deref())))
+    let body = wire::history(&h.metrics, h.next_page_token.as_deref())
+        .map_err(|e| services::Error::Other(e.into()))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
