@@ -11,11 +11,10 @@ use crate::db::logged_models::{self as sql, LoggedModelRow, ModelKeyValueRow};
 use crate::db::tracking as runs_sql;
 use crate::{AppState, Error, Result};
 use domain::tracking::{LOGGED_MODEL_STATUSES, LoggedModel, Param, Tag};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 const MAX_PARAMS: usize = 100;
-const MAX_PARAM_VALUE: usize = 6000;
 const MAX_PAGE: usize = 1000;
 
 /// MLflow's spelling of a model id: `m-` and 32 hex digits.
@@ -51,26 +50,7 @@ fn param_map(params: Vec<Param>) -> Result<(Vec<String>, Vec<String>)> {
             format!("at most {MAX_PARAMS} params per request; got {}", params.len()),
         ));
     }
-    let mut map: BTreeMap<String, String> = BTreeMap::new();
-    for p in params {
-        check_key("params", &p.key)?;
-        if p.value.len() > MAX_PARAM_VALUE {
-            return Err(invalid(
-                "params",
-                format!("the value of {:?} is longer than {MAX_PARAM_VALUE} bytes", p.key),
-            ));
-        }
-        if let Some(old) = map.get(&p.key)
-            && *old != p.value
-        {
-            return Err(invalid(
-                "params",
-                format!("param {:?} appears twice with different values ({old:?}, {:?})", p.key, p.value),
-            ));
-        }
-        map.insert(p.key, p.value);
-    }
-    Ok(map.into_iter().unzip())
+    super::unique_params(params)
 }
 
 async fn write_params(

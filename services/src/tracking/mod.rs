@@ -359,6 +359,31 @@ pub(crate) fn sorted_unique(items: Vec<Tag>, field: &str) -> Result<(Vec<String>
     Ok(map.into_iter().unzip())
 }
 
+/// Params checked (key, value length) and sorted by key; a key repeated in one
+/// request must repeat its value. Shared by runs and logged models.
+pub(crate) fn unique_params(params: Vec<Param>) -> Result<(Vec<String>, Vec<String>)> {
+    let mut map: BTreeMap<String, String> = BTreeMap::new();
+    for p in params {
+        check_key("params", &p.key)?;
+        if p.value.len() > MAX_PARAM_VALUE {
+            return Err(invalid(
+                "params",
+                format!("the value of {:?} is longer than {MAX_PARAM_VALUE} bytes", p.key),
+            ));
+        }
+        if let Some(old) = map.get(&p.key)
+            && *old != p.value
+        {
+            return Err(invalid(
+                "params",
+                format!("param {:?} appears twice with different values ({old:?}, {:?})", p.key, p.value),
+            ));
+        }
+        map.insert(p.key, p.value);
+    }
+    Ok(map.into_iter().unzip())
+}
+
 /// Logs metrics, params and tags into a run, all or nothing, in one transaction:
 /// a param that exists with another value rejects the whole batch.
 #[tracing::instrument(skip_all, fields(run.id = %run_id, metrics = metrics.len()))]
@@ -382,27 +407,7 @@ pub async fn log_batch(
             ),
         ));
     }
-    // Params: a key repeated in one batch must repeat its value.
-    let mut param_map: BTreeMap<String, String> = BTreeMap::new();
-    for prm in params {
-        check_key("params", &prm.key)?;
-        if prm.value.len() > MAX_PARAM_VALUE {
-            return Err(invalid(
-                "params",
-                format!("the value of {:?} is longer than {MAX_PARAM_VALUE} bytes", prm.key),
-            ));
-        }
-        if let Some(old) = param_map.get(&prm.key)
-            && *old != prm.value
-        {
-            return Err(invalid(
-                "params",
-                format!("param {:?} appears twice with different values ({old:?}, {:?})", prm.key, prm.value),
-            ));
-        }
-        param_map.insert(prm.key, prm.value);
-    }
-    let (param_keys, param_values): (Vec<String>, Vec<String>) = param_map.into_iter().unzip();
+    let (param_keys, param_values) = unique_params(params)?;
     let (tag_keys, tag_values) = sorted_unique(tags, "tags")?;
 
     let mut keys = Vec::with_capacity(metrics.len());
