@@ -53,14 +53,7 @@ pub async fn list(
     let files: Vec<Value> = arts::list(&st.services, &p, path)
         .await?
         .into_iter()
-        .map(|e| {
-            let name = e.path.rsplit('/').next().unwrap_or_default().to_string();
-            if e.is_dir {
-                json!({"path": name, "is_dir": true})
-            } else {
-                json!({"path": name, "is_dir": false, "file_size": e.size})
-            }
-        })
+        .map(|e| file_info(e.path.rsplit('/').next().unwrap_or_default(), e.is_dir, e.size))
         .collect();
     Ok(Json(json!({ "files": files })))
 }
@@ -82,21 +75,37 @@ pub async fn list_run(
     let run_id =
         services::tracking::parse_run_id(required(q.run_id.as_deref().or(q.run_uuid.as_deref()), "run_id")?)?;
     let run = services::tracking::get_run(&st.services, &p, run_id).await?;
-    let mut path = format!("{}/{}/artifacts", run.info.experiment_id, run_id.simple());
-    if let Some(sub) = q.path.as_deref().filter(|s| !s.is_empty()) {
-        path = format!("{path}/{sub}");
+    let dir = format!("{}/{}/artifacts", run.info.experiment_id, run_id.simple());
+    let root = services::tracking::artifact_uri(run.info.experiment_id, run_id);
+    listing(&st, &p, dir, q.path.as_deref(), &root).await
+}
+
+/// One entry of a listing, as MLflow shows it (no size for folders).
+fn file_info(path: &str, is_dir: bool, size: u64) -> Value {
+    if is_dir {
+        json!({"path": path, "is_dir": true})
+    } else {
+        json!({"path": path, "is_dir": false, "file_size": size})
     }
-    let files: Vec<Value> = arts::list(&st.services, &p, &path)
+}
+
+/// The files under `dir` (an artifact root) or its subfolder `sub`, with paths
+/// relative to the root, as runs' and logged models' listings answer.
+pub(super) async fn listing(
+    st: &ServerState,
+    p: &services::auth::Principal,
+    dir: String,
+    sub: Option<&str>,
+    root_uri: &str,
+) -> MlResult<Json<Value>> {
+    let path = match sub.filter(|s| !s.is_empty()) {
+        Some(sub) => format!("{dir}/{sub}"),
+        None => dir,
+    };
+    let files: Vec<Value> = arts::list(&st.services, p, &path)
         .await?
         .into_iter()
-        .map(|e| {
-            if e.is_dir {
-                json!({"path": e.path, "is_dir": true})
-            } else {
-                json!({"path": e.path, "is_dir": false, "file_size": e.size})
-            }
-        })
+        .map(|e| file_info(&e.path, e.is_dir, e.size))
         .collect();
-    let root = services::tracking::artifact_uri(run.info.experiment_id, run_id);
-    Ok(Json(json!({ "root_uri": root, "files": files })))
+    Ok(Json(json!({ "root_uri": root_uri, "files": files })))
 }

@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use services::tracking::{self as t, artifacts as arts, logged_models as lm};
+use services::tracking::{self as t, logged_models as lm};
 
 type A = Result<Auth, ApiError>;
 
@@ -148,22 +148,8 @@ pub async fn list_artifacts(
 ) -> MlResult<Json<Value>> {
     let p = caller(a)?;
     let m = lm::get(&st.services, &p, lm::parse_model_id(&id)?).await?;
-    let mut path = format!("{}/models/{}/artifacts", m.experiment_id, m.model_id);
-    if let Some(sub) = q.artifact_directory_path.as_deref().filter(|s| !s.is_empty()) {
-        path = format!("{path}/{sub}");
-    }
-    let files: Vec<Value> = arts::list(&st.services, &p, &path)
-        .await?
-        .into_iter()
-        .map(|e| {
-            if e.is_dir {
-                json!({"path": e.path, "is_dir": true})
-            } else {
-                json!({"path": e.path, "is_dir": false, "file_size": e.size})
-            }
-        })
-        .collect();
-    Ok(Json(json!({ "root_uri": m.artifact_location, "files": files })))
+    let dir = format!("{}/models/{}/artifacts", m.experiment_id, m.model_id);
+    super::artifacts::listing(&st, &p, dir, q.artifact_directory_path.as_deref(), &m.artifact_location).await
 }
 
 pub async fn log_outputs(
