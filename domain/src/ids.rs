@@ -114,3 +114,28 @@ id_type!(
     /// A stored validation report of a dataset version.
     ValidationId
 );
+
+id_type!(
+    /// A registered model: a name that owns numbered versions and aliases.
+    RegisteredModelId
+);
+
+id_type!(
+    /// One immutable version of a registered model.
+    ModelVersionId
+);
+
+id_type!(
+    /// A request to move a protected alias, decided by approvers.
+    PromotionRequestId
+);
+
+id_type!(
+    /// An in-app notification for one user.
+    NotificationId
+);
+
+id_type!(
+    /// A serving endpoint: a name that serves one or more model versions.
+    EndpointId
+);

@@ -16,12 +16,14 @@ pub mod preparation;
 pub mod prepare;
 pub mod profile;
 pub mod project;
+pub mod registry;
 pub mod tracking;
 pub mod training;
 pub mod validation;
 
 pub use ids::{
-    ArtifactId, ContextId, DEFAULT_PROJECT_ID, DataSourceId, DatasetId, DatasetVersionId, ExecutionId, JobId,
-    ProjectId, ScheduleId, TokenId, UserId, ValidationId, WebhookDeliveryId, WebhookId,
+    ArtifactId, ContextId, DEFAULT_PROJECT_ID, DataSourceId, DatasetId, DatasetVersionId, EndpointId, ExecutionId,
+    JobId, ModelVersionId, NotificationId, ProjectId, PromotionRequestId, RegisteredModelId, ScheduleId, TokenId,
+    UserId, ValidationId, WebhookDeliveryId, WebhookId,
 };
 pub use validation::ValidationError;
