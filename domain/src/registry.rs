@@ -286,6 +286,26 @@ pub struct VersionChange {
     pub model_card: Option<String>,
 }
 
+/// `PUT /api/v1/models/{name}/aliases/{alias}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetAlias {
+    pub version: i32,
+    /// Goes into the promotion request when the alias is protected.
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// `POST /api/v1/notifications/read`: the given ones, or all when `ids` is absent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MarkRead {
+    #[serde(default)]
+    pub ids: Option<Vec<NotificationId>>,
+}
+
 /// What happened when someone asked to point an alias at a version.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
