@@ -27,12 +27,12 @@ pub async fn create_model(name: String, description: String) -> Result<Registere
 }
 
 #[server(endpoint = "registry/model")]
-pub async fn model_detail(name: String) -> Result<ModelDetail, AppError> {
+pub async fn get_model_detail(name: String) -> Result<ModelDetail, AppError> {
     Ok(services::registry::model_detail(&state()?, &principal()?, &name).await?)
 }
 
 #[server(endpoint = "registry/version")]
-pub async fn model_version(name: String, version: i32) -> Result<ModelVersion, AppError> {
+pub async fn get_model_version(name: String, version: i32) -> Result<ModelVersion, AppError> {
     Ok(services::registry::get_version(&state()?, &principal()?, &name, version).await?)
 }
 
@@ -101,7 +101,7 @@ pub async fn cancel_promotion(id: String) -> Result<PromotionRequest, AppError> 
 }
 
 #[server(endpoint = "inbox")]
-pub async fn inbox() -> Result<Inbox, AppError> {
+pub async fn get_inbox() -> Result<Inbox, AppError> {
     Ok(services::registry::promotion::inbox(&state()?, &principal()?).await?)
 }
 
