@@ -22,8 +22,8 @@ pub mod training;
 pub mod validation;
 
 pub use ids::{
-    ArtifactId, ContextId, DEFAULT_PROJECT_ID, DataSourceId, DatasetId, DatasetVersionId, EndpointId, ExecutionId,
-    JobId, ModelVersionId, NotificationId, ProjectId, PromotionRequestId, RegisteredModelId, ScheduleId, TokenId,
-    UserId, ValidationId, WebhookDeliveryId, WebhookId,
+    ArtifactId, ContextId, DEFAULT_PROJECT_ID, DataSourceId, DatasetId, DatasetVersionId, EndpointId,
+    ExecutionId, JobId, ModelVersionId, NotificationId, ProjectId, PromotionRequestId, RegisteredModelId,
+    ScheduleId, TokenId, UserId, ValidationId, WebhookDeliveryId, WebhookId,
 };
 pub use validation::ValidationError;

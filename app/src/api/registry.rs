@@ -3,7 +3,8 @@
 
 use crate::error::AppError;
 use domain::registry::{
-    AliasOutcome, Inbox, ModelDetail, ModelVersion, Notification, PromotionDetail, PromotionRequest, RegisteredModel,
+    AliasOutcome, Inbox, ModelDetail, ModelVersion, Notification, PromotionDetail, PromotionRequest,
+    RegisteredModel,
 };
 use leptos::prelude::*;
 
@@ -38,7 +39,11 @@ pub async fn get_model_version(name: String, version: i32) -> Result<ModelVersio
 
 /// `source`: a run id or `runs:/…`/`models:/m-…` URI.
 #[server(endpoint = "registry/versions/create")]
-pub async fn register_version(name: String, source: String, description: String) -> Result<ModelVersion, AppError> {
+pub async fn register_version(
+    name: String,
+    source: String,
+    description: String,
+) -> Result<ModelVersion, AppError> {
     let new = domain::registry::NewModelVersion { source, description, ..Default::default() };
     Ok(services::registry::create_version(&state()?, &principal()?, &name, new).await?)
 }
@@ -51,8 +56,14 @@ pub async fn save_model_card(name: String, version: i32, card: String) -> Result
 
 /// Moves an unprotected alias, or asks for a protected one.
 #[server(endpoint = "registry/alias")]
-pub async fn set_alias(name: String, alias: String, version: i32, comment: String) -> Result<AliasOutcome, AppError> {
-    Ok(services::registry::aliases::set_alias(&state()?, &principal()?, &name, &alias, version, &comment).await?)
+pub async fn set_alias(
+    name: String,
+    alias: String,
+    version: i32,
+    comment: String,
+) -> Result<AliasOutcome, AppError> {
+    Ok(services::registry::aliases::set_alias(&state()?, &principal()?, &name, &alias, version, &comment)
+        .await?)
 }
 
 #[server(endpoint = "registry/rollback")]

@@ -80,10 +80,13 @@ pub async fn select_models(
 
 /// Locks a model's row: version numbers are dense and aliases move one at a time.
 pub async fn lock_model(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
-    Ok(sqlx::query_scalar!("select 1 as one from registered_model where registered_model_id = $1 for update", id)
-        .fetch_optional(conn)
-        .await?
-        .is_some())
+    Ok(sqlx::query_scalar!(
+        "select 1 as one from registered_model where registered_model_id = $1 for update",
+        id
+    )
+    .fetch_optional(conn)
+    .await?
+    .is_some())
 }
 
 pub async fn update_model(
@@ -179,7 +182,11 @@ pub async fn aliases_of(db: impl PgExecutor<'_>, models: &[Uuid]) -> sqlx::Resul
 }
 
 /// The version an alias points at, locking the alias row for a move.
-pub async fn alias_for_update(conn: &mut PgConnection, model: Uuid, alias: &str) -> sqlx::Result<Option<Uuid>> {
+pub async fn alias_for_update(
+    conn: &mut PgConnection,
+    model: Uuid,
+    alias: &str,
+) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar!(
         "select model_version_id from model_alias where registered_model_id = $1 and lower(alias) = lower($2) for update",
         model,
@@ -258,7 +265,11 @@ pub struct AliasEventRow {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn alias_history(db: impl PgExecutor<'_>, model: Uuid, limit: i64) -> sqlx::Result<Vec<AliasEventRow>> {
+pub async fn alias_history(
+    db: impl PgExecutor<'_>,
+    model: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<AliasEventRow>> {
     sqlx::query_as!(
         AliasEventRow,
         r#"select e.alias, f.version as "from_version?", t.version as "to_version?", e.reason,
@@ -444,7 +455,10 @@ pub async fn update_version(
 }
 
 pub async fn delete_version(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<u64> {
-    Ok(sqlx::query!("delete from model_version where model_version_id = $1", id).execute(conn).await?.rows_affected())
+    Ok(sqlx::query!("delete from model_version where model_version_id = $1", id)
+        .execute(conn)
+        .await?
+        .rows_affected())
 }
 
 pub async fn version_tags_of(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<KeyValueRow>> {

@@ -160,9 +160,9 @@ pub async fn rollback(st: &AppState, p: &Principal, model_name: &str, alias: &st
     let current = q::alias_for_update(&mut tx, model.registered_model_id, alias)
         .await?
         .ok_or_else(|| Error::not_found("alias", &target))?;
-    let back = q::rollback_target(&mut tx, model.registered_model_id, alias, current).await?.ok_or_else(|| {
-        Error::Conflict(format!("{target} has no earlier version to roll back to"))
-    })?;
+    let back = q::rollback_target(&mut tx, model.registered_model_id, alias, current)
+        .await?
+        .ok_or_else(|| Error::Conflict(format!("{target} has no earlier version to roll back to")))?;
     move_alias(&mut tx, &model, alias, ModelVersionId(back), "rollback", None, p.user_id).await?;
     let info = q::select_versions(&mut *tx, None, None, Some(back), 1).await?;
     let details = info.first().map(|v| format!("to v{}", v.version)).unwrap_or_default();

@@ -13,8 +13,8 @@ use crate::auth::audit::{self, Outcome};
 use crate::auth::{Action, Principal, authorize};
 use crate::db::registry::{self as q, ModelRow, NewModelRow, NewVersionRow, VersionRow};
 use crate::db::tracking::KeyValueRow;
-use crate::lineage::{self, EventKind, ExecutionState, NewArtifact, NewExecution};
 use crate::error::ResultExt;
+use crate::lineage::{self, EventKind, ExecutionState, NewArtifact, NewExecution};
 use crate::{AppState, Error, Result, db, webhooks};
 use bytes::Bytes;
 use domain::registry::{
@@ -42,7 +42,11 @@ fn invalid(field: &str, msg: impl Into<String>) -> Error {
     ValidationError::new(field, msg).into()
 }
 
-pub(crate) fn to_model(r: ModelRow, tags: &mut HashMap<String, Vec<KeyValueRow>>, aliases: &[q::AliasRow]) -> RegisteredModel {
+pub(crate) fn to_model(
+    r: ModelRow,
+    tags: &mut HashMap<String, Vec<KeyValueRow>>,
+    aliases: &[q::AliasRow],
+) -> RegisteredModel {
     let policy = ModelPolicy {
         protected_aliases: r.protected_aliases,
         required_approvals: u8::try_from(r.required_approvals).unwrap_or(1),
@@ -129,6 +133,7 @@ fn to_version(r: VersionRow, tags: BTreeMap<String, String>, aliases: Vec<String
         source: r.source,
         run_id: r.run_id,
         experiment_id: r.experiment_id.map(|e| e.to_string()),
+        logged_model_id: r.logged_model_id,
         format: ModelFormat::parse(&r.format).unwrap_or(ModelFormat::Mlflow),
         not_servable_reason: r.not_servable_reason,
         signature,
@@ -172,18 +177,19 @@ fn metrics_to_json(m: &BTreeMap<String, f64>) -> serde_json::Value {
     serde_json::Value::Object(
         m.iter()
             .map(|(k, v)| {
-                let v = serde_json::Number::from_f64(*v).map(serde_json::Value::Number).unwrap_or_else(|| {
-                    serde_json::Value::String(
-                        if v.is_nan() {
-                            "NaN"
-                        } else if *v > 0.0 {
-                            "Infinity"
-                        } else {
-                            "-Infinity"
-                        }
-                        .into(),
-                    )
-                });
+                let v =
+                    serde_json::Number::from_f64(*v).map(serde_json::Value::Number).unwrap_or_else(|| {
+                        serde_json::Value::String(
+                            if v.is_nan() {
+                                "NaN"
+                            } else if *v > 0.0 {
+                                "Infinity"
+                            } else {
+                                "-Infinity"
+                            }
+                            .into(),
+                        )
+                    });
                 (k.clone(), v)
             })
             .collect(),
@@ -268,7 +274,8 @@ pub async fn list_models(
 pub async fn model_detail(st: &AppState, p: &Principal, name: &str) -> Result<ModelDetail> {
     let model = get_model(st, p, name).await?;
     let id = model.registered_model_id.0;
-    let versions = versions_from_rows(st, q::select_versions(&st.db, Some(id), None, None, MAX_LIST).await?).await?;
+    let versions =
+        versions_from_rows(st, q::select_versions(&st.db, Some(id), None, None, MAX_LIST).await?).await?;
     let alias_history = q::alias_history(&st.db, id, 50)
         .await?
         .into_iter()
@@ -281,19 +288,27 @@ pub async fn model_detail(st: &AppState, p: &Principal, name: &str) -> Result<Mo
             at: e.created_at,
         })
         .collect();
-    let requests = promotion::requests_from_rows(st, q::select_requests(&st.db, None, Some(id), None, None, 50).await?)
-        .await?;
+    let requests =
+        promotion::requests_from_rows(st, q::select_requests(&st.db, None, Some(id), None, None, 50).await?)
+            .await?;
     Ok(ModelDetail { model, versions, alias_history, requests })
 }
 
 /// Description for editors; the approval policy for admins only (it decides who
 /// may move production).
-pub async fn update_model(st: &AppState, p: &Principal, name: &str, change: ModelChange) -> Result<RegisteredModel> {
+pub async fn update_model(
+    st: &AppState,
+    p: &Principal,
+    name: &str,
+    change: ModelChange,
+) -> Result<RegisteredModel> {
     authorize(p, Action::Write)?;
     if let Some(policy) = &change.policy {
         if let Err(e) = authorize(p, Action::ManageUsers) {
             audit::record(&st.db, p, "model.policy", name, Outcome::Denied, "").await?;
-            return Err(Error::Forbidden(format!("changing a model's approval policy needs the admin role ({e})")));
+            return Err(Error::Forbidden(format!(
+                "changing a model's approval policy needs the admin role ({e})"
+            )));
         }
         policy.validate()?;
     }
@@ -317,15 +332,21 @@ pub async fn update_model(st: &AppState, p: &Principal, name: &str, change: Mode
     get_model_by_id(st, row.registered_model_id).await
 }
 
-pub async fn rename_model(st: &AppState, p: &Principal, name: &str, new_name: &str) -> Result<RegisteredModel> {
+pub async fn rename_model(
+    st: &AppState,
+    p: &Principal,
+    name: &str,
+    new_name: &str,
+) -> Result<RegisteredModel> {
     authorize(p, Action::Write)?;
     check_name("name", new_name)?;
     let row = model_row(&st.db, name).await?;
     let mut tx = st.db.begin().await?;
-    q::rename_model(&mut tx, row.registered_model_id, new_name).await.on_constraint(
-        "registered_model_name_key",
-        || Error::Conflict(format!("a registered model named '{new_name}' already exists")),
-    )?;
+    q::rename_model(&mut tx, row.registered_model_id, new_name)
+        .await
+        .on_constraint("registered_model_name_key", || {
+            Error::Conflict(format!("a registered model named '{new_name}' already exists"))
+        })?;
     audit::record(&mut *tx, p, "model.rename", name, Outcome::Ok, new_name).await?;
     tx.commit().await?;
     get_model_by_id(st, row.registered_model_id).await
@@ -417,8 +438,13 @@ fn parse_source(source: &str) -> Result<(Option<Uuid>, Option<Uuid>)> {
 }
 
 async fn run_facts(st: &AppState, run: Uuid) -> Result<(BTreeMap<String, f64>, BTreeMap<String, String>)> {
-    let metrics = db::tracking::latest_metrics_of(&st.db, &[run]).await?.into_iter().map(|m| (m.key, m.value)).collect();
-    let params = db::tracking::params_of(&st.db, &[run]).await?.into_iter().map(|kv| (kv.key, kv.value)).collect();
+    let metrics = db::tracking::latest_metrics_of(&st.db, &[run])
+        .await?
+        .into_iter()
+        .map(|m| (m.key, m.value))
+        .collect();
+    let params =
+        db::tracking::params_of(&st.db, &[run]).await?.into_iter().map(|kv| (kv.key, kv.value)).collect();
     Ok((metrics, params))
 }
 
@@ -444,7 +470,11 @@ async fn resolve_source(st: &AppState, p: &Principal, source: &str) -> Result<Re
         let Some(path) = t.bundle_path else {
             return Err(invalid(
                 "source",
-                format!("training run {} has no model bundle yet (it is {}); register it once it has finished", run.simple(), t.state),
+                format!(
+                    "training run {} has no model bundle yet (it is {}); register it once it has finished",
+                    run.simple(),
+                    t.state
+                ),
             ));
         };
         let bytes = crate::tracking::artifacts::download(st, p, &path).await?;
@@ -504,7 +534,8 @@ fn mlflow_model(
 }
 
 fn parse_bundle(bytes: &[u8]) -> Result<ml::train::Bundle> {
-    ml::train::Bundle::from_bytes(bytes).map_err(|e| invalid("bundle", format!("not a usable Cairn model bundle: {e}")))
+    ml::train::Bundle::from_bytes(bytes)
+        .map_err(|e| invalid("bundle", format!("not a usable Cairn model bundle: {e}")))
 }
 
 /// Registers a new version of `model_name` from a run or a logged model.
@@ -578,7 +609,8 @@ async fn insert_version(
         }
         None => (None, None),
     };
-    let signature = r.signature.as_ref().map(serde_json::to_value).transpose().map_err(anyhow::Error::from)?;
+    let signature =
+        r.signature.as_ref().map(serde_json::to_value).transpose().map_err(anyhow::Error::from)?;
     let metrics = metrics_to_json(&r.metrics);
     let params = serde_json::to_value(&r.params).map_err(anyhow::Error::from)?;
     let mut tx = st.db.begin().await?;
@@ -665,7 +697,8 @@ async fn record_lineage(
     )
     .await?;
     if let Some(trained) = trained {
-        lineage::record_event(conn, execution, domain::ArtifactId(trained), EventKind::Input, "model").await?;
+        lineage::record_event(conn, execution, domain::ArtifactId(trained), EventKind::Input, "model")
+            .await?;
     }
     lineage::record_event(conn, execution, artifact, EventKind::Output, "model_version").await?;
     Ok(())
@@ -680,7 +713,12 @@ pub(crate) async fn get_version_by_id(st: &AppState, id: ModelVersionId) -> Resu
     versions_from_rows(st, rows).await?.pop().ok_or_else(|| Error::not_found("model version", id))
 }
 
-pub async fn get_version(st: &AppState, p: &Principal, model_name: &str, version: i32) -> Result<ModelVersion> {
+pub async fn get_version(
+    st: &AppState,
+    p: &Principal,
+    model_name: &str,
+    version: i32,
+) -> Result<ModelVersion> {
     authorize(p, Action::Read)?;
     let model = model_row(&st.db, model_name).await?;
     let rows = q::select_versions(&st.db, Some(model.registered_model_id), Some(version), None, 1).await?;
@@ -705,9 +743,9 @@ pub async fn resolve(st: &AppState, p: &Principal, uri: &str) -> Result<ModelVer
     match &r {
         ModelRef::Version { version, .. } => get_version(st, p, &model.name, *version).await,
         ModelRef::Latest { .. } => {
-            let latest = model
-                .latest_version
-                .ok_or_else(|| Error::not_found("model version", format!("{} (it has no versions)", model.name)))?;
+            let latest = model.latest_version.ok_or_else(|| {
+                Error::not_found("model version", format!("{} (it has no versions)", model.name))
+            })?;
             get_version(st, p, &model.name, latest).await
         }
         ModelRef::Alias { alias, .. } => {
@@ -726,7 +764,10 @@ pub async fn bundle(st: &AppState, p: &Principal, version: &ModelVersion) -> Res
     authorize(p, Action::Read)?;
     let key = bundle_key(version.model_version_id);
     if let Some(reason) = &version.not_servable_reason {
-        return Err(invalid("model", format!("{} v{} has no Cairn bundle: {reason}", version.model_name, version.version)));
+        return Err(invalid(
+            "model",
+            format!("{} v{} has no Cairn bundle: {reason}", version.model_name, version.version),
+        ));
     }
     let bytes = st.store.get(&key).await?;
     parse_bundle(&bytes)
@@ -745,10 +786,23 @@ pub async fn update_version(
         return Err(invalid("model_card", "must be at most 200,000 characters"));
     }
     let mut tx = st.db.begin().await?;
-    q::update_version(&mut tx, v.model_version_id.0, change.description.as_deref(), change.model_card.as_deref())
-        .await?;
+    q::update_version(
+        &mut tx,
+        v.model_version_id.0,
+        change.description.as_deref(),
+        change.model_card.as_deref(),
+    )
+    .await?;
     if change.model_card.is_some() {
-        audit::record(&mut *tx, p, "model.version.card", &format!("{model_name} v{version}"), Outcome::Ok, "").await?;
+        audit::record(
+            &mut *tx,
+            p,
+            "model.version.card",
+            &format!("{model_name} v{version}"),
+            Outcome::Ok,
+            "",
+        )
+        .await?;
     }
     tx.commit().await?;
     get_version_by_id(st, v.model_version_id).await
@@ -771,7 +825,13 @@ pub async fn set_version_tag(
     Ok(())
 }
 
-pub async fn delete_version_tag(st: &AppState, p: &Principal, model_name: &str, version: i32, key: &str) -> Result<()> {
+pub async fn delete_version_tag(
+    st: &AppState,
+    p: &Principal,
+    model_name: &str,
+    version: i32,
+    key: &str,
+) -> Result<()> {
     let v = get_version(st, p, model_name, version).await?;
     authorize(p, Action::Write)?;
     let mut tx = st.db.begin().await?;
@@ -791,10 +851,13 @@ pub async fn delete_version(st: &AppState, p: &Principal, model_name: &str, vers
         )));
     }
     let mut tx = st.db.begin().await?;
-    q::delete_version(&mut tx, v.model_version_id.0).await.on_constraint("model_alias_model_version_id_fkey", || {
-        Error::Conflict(format!("{model_name} v{version} is aliased; move the alias first"))
-    })?;
-    audit::record(&mut *tx, p, "model.version.delete", &format!("{model_name} v{version}"), Outcome::Ok, "").await?;
+    q::delete_version(&mut tx, v.model_version_id.0)
+        .await
+        .on_constraint("model_alias_model_version_id_fkey", || {
+            Error::Conflict(format!("{model_name} v{version} is aliased; move the alias first"))
+        })?;
+    audit::record(&mut *tx, p, "model.version.delete", &format!("{model_name} v{version}"), Outcome::Ok, "")
+        .await?;
     tx.commit().await?;
     // The bundle copy goes after the row; a failure here leaves an unreferenced blob.
     if v.format == ModelFormat::Cairn
@@ -803,6 +866,29 @@ pub async fn delete_version(st: &AppState, p: &Principal, model_name: &str, vers
         tracing::warn!(error = %e, "could not delete a deleted version's bundle");
     }
     Ok(())
+}
+
+/// Where an MLflow client downloads the version's files: the logged model's
+/// artifact folder, or the run's artifact path the source named.
+pub async fn download_uri(st: &AppState, p: &Principal, v: &ModelVersion) -> Result<String> {
+    authorize(p, Action::Read)?;
+    if let Some(id) = v.logged_model_id {
+        let lm = db::logged_models::get(&st.db, &[id])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::not_found("logged model", id))?;
+        return Ok(crate::tracking::logged_models::artifact_location(lm.experiment_id, id));
+    }
+    let (Some(run), Some(exp)) = (v.run_id, v.experiment_id.as_deref()) else {
+        return Err(Error::not_found(
+            "model files",
+            format!("{} v{} (an uploaded bundle has no MLflow files)", v.model_name, v.version),
+        ));
+    };
+    let path =
+        v.source.strip_prefix("runs:/").and_then(|r| r.split_once('/')).map_or("model", |(_, path)| path);
+    let path = if v.format == ModelFormat::Cairn { "model" } else { path };
+    Ok(format!("mlflow-artifacts:/{exp}/{}/artifacts/{path}", run.simple()))
 }
 
 /// The run a `models:/name@alias` baseline refers to (training's `baseline_run`
@@ -841,7 +927,11 @@ mod tests {
 
     #[test]
     fn metrics_keep_non_finite_values() {
-        let m = BTreeMap::from([("a".to_string(), 0.5), ("b".to_string(), f64::NAN), ("c".to_string(), f64::NEG_INFINITY)]);
+        let m = BTreeMap::from([
+            ("a".to_string(), 0.5),
+            ("b".to_string(), f64::NAN),
+            ("c".to_string(), f64::NEG_INFINITY),
+        ]);
         let back = metrics_from_json(&metrics_to_json(&m));
         assert_eq!(back["a"], 0.5);
         assert!(back["b"].is_nan());

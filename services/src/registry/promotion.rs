@@ -20,7 +20,10 @@ use domain::{ModelVersionId, PromotionRequestId, RegisteredModelId, UserId, Vali
 use std::collections::HashMap;
 use uuid::Uuid;
 
-pub(crate) async fn requests_from_rows(st: &AppState, rows: Vec<RequestRow>) -> Result<Vec<PromotionRequest>> {
+pub(crate) async fn requests_from_rows(
+    st: &AppState,
+    rows: Vec<RequestRow>,
+) -> Result<Vec<PromotionRequest>> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.promotion_request_id).collect();
     let mut reviews: HashMap<Uuid, Vec<Review>> = HashMap::new();
     for r in q::reviews_of(&st.db, &ids).await? {
@@ -63,8 +66,13 @@ fn gates_block(policy: &ModelPolicy, v: &ModelVersion) -> Option<String> {
     if !policy.require_gates || v.gates_passed != Some(false) {
         return None;
     }
-    let failed: Vec<String> =
-        v.gates.iter().flatten().filter(|g| !g.passed).map(|g| format!("{} ({})", g.gate, g.detail)).collect();
+    let failed: Vec<String> = v
+        .gates
+        .iter()
+        .flatten()
+        .filter(|g| !g.passed)
+        .map(|g| format!("{} ({})", g.gate, g.detail))
+        .collect();
     Some(format!(
         "{} v{} failed its validation gates, and this model requires them to pass: {}",
         v.model_name,
@@ -78,7 +86,12 @@ fn link(id: Uuid) -> String {
 }
 
 /// Asks for `alias` (protected) to point at a version.
-pub async fn request(st: &AppState, p: &Principal, model_name: &str, new: NewPromotion) -> Result<PromotionRequest> {
+pub async fn request(
+    st: &AppState,
+    p: &Principal,
+    model_name: &str,
+    new: NewPromotion,
+) -> Result<PromotionRequest> {
     authorize(p, Action::Write)?;
     check_alias(&new.alias)?;
     let model = model_row(&st.db, model_name).await?;
@@ -90,7 +103,10 @@ pub async fn request(st: &AppState, p: &Principal, model_name: &str, new: NewPro
     if !policy.is_protected(&new.alias) {
         return Err(ValidationError::new(
             "alias",
-            format!("'{}' is not a protected alias of {}: set it directly, no approval needed", new.alias, model.name),
+            format!(
+                "'{}' is not a protected alias of {}: set it directly, no approval needed",
+                new.alias, model.name
+            ),
         )
         .into());
     }
@@ -103,7 +119,10 @@ pub async fn request(st: &AppState, p: &Principal, model_name: &str, new: NewPro
         .into_iter()
         .find(|a| a.alias.eq_ignore_ascii_case(&new.alias));
     if current.as_ref().is_some_and(|a| a.model_version_id == v.model_version_id.0) {
-        return Err(Error::Conflict(format!("{}@{} already points at v{}", model.name, new.alias, v.version)));
+        return Err(Error::Conflict(format!(
+            "{}@{} already points at v{}",
+            model.name, new.alias, v.version
+        )));
     }
     let alias = current.as_ref().map_or(new.alias.clone(), |a| a.alias.clone());
     let mut tx = st.db.begin().await?;
@@ -123,7 +142,8 @@ pub async fn request(st: &AppState, p: &Principal, model_name: &str, new: NewPro
                 .await?;
             let title = format!("{} wants {} v{} in {alias}", p.username, model.name, v.version);
             let reviewers = notifications::approvers(&mut tx, Some(p.user_id.0)).await?;
-            let notice = Notice { kind: "promotion.requested", title: &title, body: row.comment, link: &link(id) };
+            let notice =
+                Notice { kind: "promotion.requested", title: &title, body: row.comment, link: &link(id) };
             notifications::notify(&mut tx, &reviewers, &notice).await?;
             webhooks::emit(
                 &mut tx,
@@ -146,7 +166,12 @@ pub async fn request(st: &AppState, p: &Principal, model_name: &str, new: NewPro
 
 /// Approves or rejects a pending request. Refused to non-approvers, to the
 /// requester, and to someone who already reviewed it.
-pub async fn review(st: &AppState, p: &Principal, id: PromotionRequestId, new: NewReview) -> Result<PromotionRequest> {
+pub async fn review(
+    st: &AppState,
+    p: &Principal,
+    id: PromotionRequestId,
+    new: NewReview,
+) -> Result<PromotionRequest> {
     let action = match new.decision {
         Decision::Approve => "promotion.approve",
         Decision::Reject => "promotion.reject",
@@ -159,37 +184,50 @@ pub async fn review(st: &AppState, p: &Principal, id: PromotionRequestId, new: N
     let req = get_request(st, id).await?;
     if req.requested_by_id == Some(p.user_id) {
         audit::record(&st.db, p, action, &target, Outcome::Denied, "own request").await?;
-        return Err(Error::Forbidden(
-            "you requested this promotion: another approver must decide it".into(),
-        ));
+        return Err(Error::Forbidden("you requested this promotion: another approver must decide it".into()));
     }
     if new.decision == Decision::Reject && new.comment.trim().is_empty() {
-        return Err(ValidationError::new("comment", "say why you reject it, so the requester can act on it").into());
+        return Err(
+            ValidationError::new("comment", "say why you reject it, so the requester can act on it").into()
+        );
     }
     let model = model_row(&st.db, &req.model_name).await?;
     let mut tx = st.db.begin().await?;
     q::lock_model(&mut tx, model.registered_model_id).await?;
-    let state = q::lock_request(&mut tx, id.0).await?.ok_or_else(|| Error::not_found("promotion request", id))?;
+    let state =
+        q::lock_request(&mut tx, id.0).await?.ok_or_else(|| Error::not_found("promotion request", id))?;
     if state != "pending" {
         return Err(Error::Conflict(format!("this promotion request is already {state}")));
     }
-    q::insert_review(&mut tx, id.0, p.user_id.0, new.decision.as_str(), new.comment.trim()).await.map_err(|e| {
-        match e {
+    q::insert_review(&mut tx, id.0, p.user_id.0, new.decision.as_str(), new.comment.trim()).await.map_err(
+        |e| match e {
             sqlx::Error::Database(d) if d.is_unique_violation() => {
                 Error::Conflict("you have already reviewed this request".into())
             }
             e => e.into(),
-        }
-    })?;
+        },
+    )?;
     let subject = format!("{} v{} → {}", req.model_name, req.version, req.alias);
     let requester: Vec<Uuid> = req.requested_by_id.map(|u| u.0).into_iter().collect();
     match new.decision {
         Decision::Reject => {
             q::set_request_state(&mut tx, id.0, PromotionState::Rejected.as_str()).await?;
-            audit::record(&mut *tx, p, action, &target, Outcome::Ok, &format!("{subject}: {}", new.comment.trim()))
-                .await?;
+            audit::record(
+                &mut *tx,
+                p,
+                action,
+                &target,
+                Outcome::Ok,
+                &format!("{subject}: {}", new.comment.trim()),
+            )
+            .await?;
             let title = format!("{} rejected {subject}", p.username);
-            let notice = Notice { kind: "promotion.rejected", title: &title, body: new.comment.trim(), link: &link(id.0) };
+            let notice = Notice {
+                kind: "promotion.rejected",
+                title: &title,
+                body: new.comment.trim(),
+                link: &link(id.0),
+            };
             notifications::notify(&mut tx, &requester, &notice).await?;
             webhooks::emit(
                 &mut tx,
@@ -214,15 +252,26 @@ pub async fn review(st: &AppState, p: &Principal, id: PromotionRequestId, new: N
                 if let Some(why) = gates_block(&policy, &candidate) {
                     return Err(Error::Conflict(why));
                 }
-                let from =
-                    move_alias(&mut tx, &model, &req.alias, req.model_version_id, "promotion", Some(id.0), p.user_id)
-                        .await?;
+                let from = move_alias(
+                    &mut tx,
+                    &model,
+                    &req.alias,
+                    req.model_version_id,
+                    "promotion",
+                    Some(id.0),
+                    p.user_id,
+                )
+                .await?;
                 q::set_request_state(&mut tx, id.0, PromotionState::Approved.as_str()).await?;
                 let details = format!("{subject} (approval {approvals} of {needed}): {}", new.comment.trim());
                 audit::record(&mut *tx, p, action, &target, Outcome::Ok, &details).await?;
                 let title = format!("{} approved {subject}: it is live", p.username);
-                let notice =
-                    Notice { kind: "promotion.approved", title: &title, body: new.comment.trim(), link: &link(id.0) };
+                let notice = Notice {
+                    kind: "promotion.approved",
+                    title: &title,
+                    body: new.comment.trim(),
+                    link: &link(id.0),
+                };
                 notifications::notify(&mut tx, &requester, &notice).await?;
                 webhooks::emit(
                     &mut tx,
@@ -247,7 +296,9 @@ pub async fn cancel(st: &AppState, p: &Principal, id: PromotionRequestId) -> Res
     authorize(p, Action::Write)?;
     let req = get_request(st, id).await?;
     if req.requested_by_id != Some(p.user_id) && authorize(p, Action::ManageUsers).is_err() {
-        return Err(Error::Forbidden("only the requester or an admin can withdraw a promotion request".into()));
+        return Err(Error::Forbidden(
+            "only the requester or an admin can withdraw a promotion request".into(),
+        ));
     }
     let mut tx = st.db.begin().await?;
     if q::set_request_state(&mut tx, id.0, PromotionState::Cancelled.as_str()).await? == 0 {
@@ -276,17 +327,26 @@ pub async fn list(
     } else {
         (state, None)
     };
-    let rows =
-        q::select_requests(&st.db, None, None, state.map(PromotionState::as_str), reviewer, limit.clamp(1, 500))
-            .await?;
+    let rows = q::select_requests(
+        &st.db,
+        None,
+        None,
+        state.map(PromotionState::as_str),
+        reviewer,
+        limit.clamp(1, 500),
+    )
+    .await?;
     requests_from_rows(st, rows).await
 }
 
 /// The navigation bar's counts.
 pub async fn inbox(st: &AppState, p: &Principal) -> Result<Inbox> {
     authorize(p, Action::Read)?;
-    let pending_reviews =
-        if authorize(p, Action::Approve).is_ok() { q::count_reviewable(&st.db, p.user_id.0).await? } else { 0 };
+    let pending_reviews = if authorize(p, Action::Approve).is_ok() {
+        q::count_reviewable(&st.db, p.user_id.0).await?
+    } else {
+        0
+    };
     let unread_notifications = db::notifications::unread(&st.db, p.user_id.0).await?;
     Ok(Inbox { pending_reviews, unread_notifications })
 }
@@ -312,12 +372,17 @@ pub async fn detail(st: &AppState, p: &Principal, id: PromotionRequestId) -> Res
             .and_then(|r| r.current_version_id),
     };
     let current = match current_id {
-        Some(cid) => versions_from_rows(st, q::select_versions(&st.db, None, None, Some(cid), 1).await?).await?.pop(),
+        Some(cid) => {
+            versions_from_rows(st, q::select_versions(&st.db, None, None, Some(cid), 1).await?).await?.pop()
+        }
         None => None,
     };
     let (training_drift, training_drift_note) = match &current {
         Some(cur) => training_drift(st, cur, &candidate).await?,
-        None => (Vec::new(), Some(format!("nothing is in {} yet: there is no version to compare with", request.alias))),
+        None => (
+            Vec::new(),
+            Some(format!("nothing is in {} yet: there is no version to compare with", request.alias)),
+        ),
     };
     let policy = ModelPolicy {
         protected_aliases: model.protected_aliases.clone(),

@@ -82,7 +82,8 @@ async fn a_training_run_registers_as_a_servable_version_with_its_evidence(pool: 
     assert!(types.contains(&"dataset_version") && types.contains(&"model"), "{types:?}");
 
     // The model card is editable markdown.
-    let card = domain::registry::VersionChange { model_card: Some("# Credit\nGood.".into()), description: None };
+    let card =
+        domain::registry::VersionChange { model_card: Some("# Credit\nGood.".into()), description: None };
     let v = registry::update_version(&st, &p, "credit", 1, card).await.unwrap();
     assert_eq!(v.model_card, "# Credit\nGood.");
 }
@@ -148,7 +149,8 @@ async fn a_protected_alias_moves_only_through_an_approved_request(pool: PgPool) 
     assert!(detail.can_review && detail.current.is_none());
     assert!(!promotion::detail(&st, &viewer, id).await.unwrap().can_review);
 
-    let decided = promotion::review(&st, &approver, id, review(Decision::Approve, "metrics hold")).await.unwrap();
+    let decided =
+        promotion::review(&st, &approver, id, review(Decision::Approve, "metrics hold")).await.unwrap();
     assert_eq!(decided.state, PromotionState::Approved);
     assert_eq!(production(&st, &editor, "credit").await, Some(1));
     let err = promotion::review(&st, &other_approver, id, review(Decision::Approve, "")).await.unwrap_err();
@@ -156,14 +158,24 @@ async fn a_protected_alias_moves_only_through_an_approved_request(pool: PgPool) 
 
     // The requester hears about it; the audit log has the request, the denials and the approval.
     let notes = notifications::list(&st, &editor, 10).await.unwrap();
-    assert!(notes.iter().any(|n| n.kind == "promotion.approved" && n.title.contains("credit v1")), "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n.kind == "promotion.approved" && n.title.contains("credit v1")),
+        "{notes:?}"
+    );
     let admin = user(&pool, Role::Admin).await;
     let log = audit::list(&st, &admin, &AuditFilter::default()).await.unwrap();
     let seen = |action: &str, outcome: &str| log.iter().any(|e| e.action == action && e.outcome == outcome);
-    assert!(seen("promotion.request", "ok") && seen("promotion.approve", "ok") && seen("promotion.approve", "denied"));
+    assert!(
+        seen("promotion.request", "ok")
+            && seen("promotion.approve", "ok")
+            && seen("promotion.approve", "denied")
+    );
 
     // A protected alias cannot be removed, and its version cannot be deleted.
-    assert!(matches!(aliases::delete_alias(&st, &editor, "credit", "production").await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        aliases::delete_alias(&st, &editor, "credit", "production").await,
+        Err(Error::Forbidden(_))
+    ));
     assert!(matches!(registry::delete_version(&st, &editor, "credit", 1).await, Err(Error::Conflict(_))));
     assert!(matches!(registry::delete_model(&st, &editor, "credit").await, Err(Error::Conflict(_))));
 }
@@ -184,14 +196,20 @@ async fn two_approvals_rejections_and_rollback(pool: PgPool) {
     // Only an admin changes the policy.
     let two = ModelPolicy { required_approvals: 2, ..ModelPolicy::default() };
     let change = ModelChange { description: None, policy: Some(two) };
-    assert!(matches!(registry::update_model(&st, &editor, "credit", change.clone()).await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        registry::update_model(&st, &editor, "credit", change.clone()).await,
+        Err(Error::Forbidden(_))
+    ));
     registry::update_model(&st, &admin, "credit", change).await.unwrap();
 
     let promote = |v: i32| NewPromotion { version: v, alias: "production".into(), comment: String::new() };
     let r1 = promotion::request(&st, &editor, "credit", promote(1)).await.unwrap().promotion_request_id;
     let half = promotion::review(&st, &a1, r1, review(Decision::Approve, "")).await.unwrap();
     assert_eq!(half.state, PromotionState::Pending, "one of two approvals");
-    assert!(matches!(promotion::review(&st, &a1, r1, review(Decision::Approve, "")).await, Err(Error::Conflict(_))));
+    assert!(matches!(
+        promotion::review(&st, &a1, r1, review(Decision::Approve, "")).await,
+        Err(Error::Conflict(_))
+    ));
     assert_eq!(production(&st, &editor, "credit").await, None);
     promotion::review(&st, &a2, r1, review(Decision::Approve, "")).await.unwrap();
     assert_eq!(production(&st, &editor, "credit").await, Some(1));
@@ -213,7 +231,10 @@ async fn two_approvals_rejections_and_rollback(pool: PgPool) {
     }
     assert_eq!(production(&st, &editor, "credit").await, Some(3));
     // Rollback: approvers alone, walking back through history.
-    assert!(matches!(aliases::rollback(&st, &editor, "credit", "production").await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        aliases::rollback(&st, &editor, "credit", "production").await,
+        Err(Error::Forbidden(_))
+    ));
     assert_eq!(aliases::rollback(&st, &a1, "credit", "production").await.unwrap().version, 2);
     assert_eq!(aliases::rollback(&st, &a1, "credit", "production").await.unwrap().version, 1);
     let err = aliases::rollback(&st, &a1, "credit", "production").await.unwrap_err();
@@ -245,20 +266,32 @@ async fn failed_gates_and_bad_sources_are_refused_with_reasons(pool: PgPool) {
     let err = registry::create_version(&st, &p, "credit", bad("s3://x/model")).await.unwrap_err();
     assert!(matches!(err, Error::Validation(ref v) if v.field == "source"), "{err:?}");
     let missing = uuid::Uuid::new_v4();
-    let err = registry::create_version(&st, &p, "credit", bad(&format!("runs:/{missing}/model"))).await.unwrap_err();
+    let err = registry::create_version(&st, &p, "credit", bad(&format!("runs:/{missing}/model")))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     let err = registry::create_version(&st, &p, "nope", bad(&run)).await.unwrap_err();
     assert!(matches!(err, Error::NotFound { entity: "registered model", .. }), "{err:?}");
-    let err = registry::create_version_from_bundle(&st, &p, "credit", "x.json", "{}".into(), "").await.unwrap_err();
+    let err =
+        registry::create_version_from_bundle(&st, &p, "credit", "x.json", "{}".into(), "").await.unwrap_err();
     assert!(matches!(err, Error::Validation(ref v) if v.field == "bundle"), "{err:?}");
-    let err = registry::create_model(&st, &p, NewRegisteredModel { name: "Credit".into(), ..Default::default() })
-        .await
-        .unwrap_err();
+    let err =
+        registry::create_model(&st, &p, NewRegisteredModel { name: "Credit".into(), ..Default::default() })
+            .await
+            .unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "names are unique ignoring case: {err:?}");
     let err = aliases::set_alias(&st, &p, "credit", "latest", 1, "").await.unwrap_err();
     assert!(matches!(err, Error::Validation(ref v) if v.field == "alias"), "{err:?}");
     // A version uploaded as a bundle file is servable too.
-    let bytes = st.store.get(&registry::bundle_key(registry::get_version(&st, &p, "credit", 1).await.unwrap().model_version_id)).await.unwrap();
-    let up = registry::create_version_from_bundle(&st, &p, "credit", "model.json", bytes, "hand-made").await.unwrap();
+    let bytes = st
+        .store
+        .get(&registry::bundle_key(
+            registry::get_version(&st, &p, "credit", 1).await.unwrap().model_version_id,
+        ))
+        .await
+        .unwrap();
+    let up = registry::create_version_from_bundle(&st, &p, "credit", "model.json", bytes, "hand-made")
+        .await
+        .unwrap();
     assert_eq!((up.version, up.format, up.source.as_str()), (2, ModelFormat::Cairn, "upload:model.json"));
 }

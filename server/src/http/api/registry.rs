@@ -11,9 +11,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use domain::PromotionRequestId;
 use domain::registry::{
-    AliasInfo, AliasOutcome, Inbox, MarkRead, ModelChange, ModelDetail, ModelVersion, NewModelVersion, NewPromotion,
-    NewRegisteredModel, NewReview, Notification, PromotionDetail, PromotionRequest, PromotionState, RegisteredModel,
-    SetAlias, VersionChange,
+    AliasInfo, AliasOutcome, Inbox, MarkRead, ModelChange, ModelDetail, ModelVersion, NewModelVersion,
+    NewPromotion, NewRegisteredModel, NewReview, Notification, PromotionDetail, PromotionRequest,
+    PromotionState, RegisteredModel, SetAlias, VersionChange,
 };
 use serde::Deserialize;
 use services::registry::{self, aliases, promotion};
@@ -311,7 +311,10 @@ pub async fn inbox(State(st): State<ServerState>, Auth(p): Auth) -> ApiResult<Js
 
 /// The caller's notifications, newest first.
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "registry", responses((status = 200, body = Vec<Notification>)))]
-pub async fn list_notifications(State(st): State<ServerState>, Auth(p): Auth) -> ApiResult<Json<Vec<Notification>>> {
+pub async fn list_notifications(
+    State(st): State<ServerState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Vec<Notification>>> {
     Ok(Json(services::notifications::list(&st.services, &p, 100).await?))
 }
 
