@@ -8,6 +8,7 @@ mod imports;
 mod jobs;
 mod mlflow;
 mod preparation;
+mod registry;
 mod support;
 mod tracking;
 mod training;
