@@ -171,6 +171,18 @@ async fn a_protected_alias_moves_only_through_an_approved_request(pool: PgPool) 
             && seen("promotion.approve", "denied")
     );
 
+    // Baseline gates can compare against what production serves now.
+    let mut s = spec(serde_json::json!({"name": "gaussian_nb"}));
+    s.gates = vec!["accuracy >= baseline - 1%".into()];
+    s.baseline_run = Some("models:/credit@production".into());
+    let made = training::submit(&st, &editor, s.clone()).await.unwrap();
+    assert_eq!(run_jobs(&st).await, 1);
+    let d = training::get(&st, &editor, uuid::Uuid::parse_str(&made.run_id).unwrap()).await.unwrap();
+    assert_eq!(d.gates.len(), 1);
+    assert!(d.gates[0].passed, "the same model on the same data is no worse: {:?}", d.gates);
+    s.baseline_run = Some("models:/credit@nope".into());
+    assert!(matches!(training::submit(&st, &editor, s).await, Err(Error::NotFound { .. })));
+
     // A protected alias cannot be removed, and its version cannot be deleted.
     assert!(matches!(
         aliases::delete_alias(&st, &editor, "credit", "production").await,
