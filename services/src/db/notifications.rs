@@ -55,12 +55,12 @@ pub async fn list(db: impl PgExecutor<'_>, user: Uuid, limit: i64) -> sqlx::Resu
 }
 
 pub async fn unread(db: impl PgExecutor<'_>, user: Uuid) -> sqlx::Result<i64> {
-    Ok(sqlx::query_scalar!(
+    sqlx::query_scalar!(
         r#"select count(*) as "n!" from notification where user_id = $1 and read_at is null"#,
         user
     )
     .fetch_one(db)
-    .await?)
+    .await
 }
 
 /// Marks the given notifications (all when `ids` is None) of `user` as read.

@@ -372,12 +372,12 @@ pub async fn select_versions(
 }
 
 pub async fn next_version(conn: &mut PgConnection, model: Uuid) -> sqlx::Result<i32> {
-    Ok(sqlx::query_scalar!(
+    sqlx::query_scalar!(
         r#"select coalesce(max(version), 0) + 1 as "next!" from model_version where registered_model_id = $1"#,
         model
     )
     .fetch_one(conn)
-    .await?)
+    .await
 }
 
 pub struct NewVersionRow<'a> {
@@ -610,7 +610,7 @@ pub async fn select_requests(
 }
 
 pub async fn count_reviewable(db: impl PgExecutor<'_>, user: Uuid) -> sqlx::Result<i64> {
-    Ok(sqlx::query_scalar!(
+    sqlx::query_scalar!(
         r#"select count(*) as "n!" from promotion_request r
             where r.state = 'pending' and r.requested_by is distinct from $1
               and not exists (select 1 from promotion_review w
@@ -618,7 +618,7 @@ pub async fn count_reviewable(db: impl PgExecutor<'_>, user: Uuid) -> sqlx::Resu
         user
     )
     .fetch_one(db)
-    .await?)
+    .await
 }
 
 /// Locks a request and returns its state (None: no such request).
@@ -680,12 +680,12 @@ pub async fn insert_review(
 }
 
 pub async fn count_approvals(conn: &mut PgConnection, request: Uuid) -> sqlx::Result<i64> {
-    Ok(sqlx::query_scalar!(
+    sqlx::query_scalar!(
         r#"select count(*) as "n!" from promotion_review where promotion_request_id = $1 and decision = 'approve'"#,
         request
     )
     .fetch_one(conn)
-    .await?)
+    .await
 }
 
 /// MLflow logged models a run produced (newest first).

@@ -713,10 +713,10 @@ pub async fn latest_versions(
     let name = required(b.name.as_deref(), "name")?;
     let m = reg::get_model(&st.services, &p, name).await?;
     let mut out = Vec::new();
-    if b.stages.is_empty() || b.stages.iter().any(|s| s.eq_ignore_ascii_case("none")) {
-        if let Some(v) = m.latest_version {
-            out.push(reg::get_version(&st.services, &p, name, v).await?);
-        }
+    if (b.stages.is_empty() || b.stages.iter().any(|s| s.eq_ignore_ascii_case("none")))
+        && let Some(v) = m.latest_version
+    {
+        out.push(reg::get_version(&st.services, &p, name, v).await?);
     }
     for s in
         b.stages.iter().filter(|s| !s.eq_ignore_ascii_case("none") && !s.eq_ignore_ascii_case("archived"))
