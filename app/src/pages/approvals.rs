@@ -13,8 +13,8 @@ use crate::components::page::{EmptyState, ErrorBox, Loading, PageHeader, StatCar
 use crate::error::AppError;
 use crate::pages::datasets::when;
 use crate::pages::models::{
-    RequestTable, approvals_text, format_badges, gates_badge, is_training_run, metric_text, promotion_badge,
-    source_link, version_href,
+    RequestTable, approvals_text, format_badges, gates_badge, is_training_run, metric_text, ordered_metrics,
+    promotion_badge, source_link, version_href,
 };
 use crate::pages::training_run::HEADLINE;
 use domain::auth::Me;
@@ -154,7 +154,7 @@ fn RequestView(detail: PromotionDetail, me: Option<Me>, reload: RwSignal<u32>, f
         </section>
         <div class="two-col decide">
             <section class="panel" data-testid="metrics-compare">
-                <h2>"Metrics"</h2>
+                <h2>"Metrics on held-out rows"</h2>
                 <MetricsCompare candidate=cand.clone() current=cur.clone() />
             </section>
             <div class="stack">
@@ -230,17 +230,10 @@ fn RequestView(detail: PromotionDetail, me: Option<Me>, reload: RwSignal<u32>, f
     }
 }
 
-fn ordered_names<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
-    let all: BTreeSet<String> = names.cloned().collect();
-    let mut out: Vec<String> = HEADLINE.iter().filter(|h| all.contains(**h)).map(|h| h.to_string()).collect();
-    out.extend(all.into_iter().filter(|n| !HEADLINE.contains(&n.as_str())));
-    out
-}
-
 /// Both versions' metrics and the change, marked better or worse by the metric's direction.
 #[component]
 fn MetricsCompare(candidate: ModelVersion, current: Option<ModelVersion>) -> impl IntoView {
-    let names = ordered_names(candidate.metrics.keys().chain(current.iter().flat_map(|c| c.metrics.keys())));
+    let names = ordered_metrics(candidate.metrics.keys().chain(current.iter().flat_map(|c| c.metrics.keys())));
     if names.is_empty() {
         return view! { <p class="muted">"Neither version recorded metrics."</p> }.into_any();
     }

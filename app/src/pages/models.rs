@@ -56,9 +56,18 @@ pub fn alias_chips(aliases: Vec<(String, bool)>) -> impl IntoView {
         .map(|(a, protected)| {
             let class = if protected { "chip chip-protected" } else { "chip" };
             let title = if protected { "protected: moves only through an approved request" } else { "" };
-            view! { <span class=class title=title>{protected.then_some("🔒 ")}{a}</span> }
+            view! { <span class=class title=title>{protected.then(lock)}{a}</span> }
         })
         .collect_view()
+}
+
+/// A small padlock for protected aliases (text says it too: the chip's title).
+fn lock() -> impl IntoView {
+    view! {
+        <svg class="lock" viewBox="0 0 24 24" width="11" height="11" aria-hidden="true">
+            <path d="M6 11h12v10H6zM8 11V7a4 4 0 0 1 8 0v4" />
+        </svg>
+    }
 }
 
 /// The metrics worth a column: the first two headline metrics any version has.
@@ -101,20 +110,35 @@ pub fn source_link(v: &ModelVersion) -> AnyView {
     }
 }
 
+/// The format as a badge that also says whether Cairn serves it (the reason in its tooltip).
 pub fn format_badges(v: &ModelVersion) -> impl IntoView + use<> {
     let format = v.format.as_str();
-    let serving = match &v.not_servable_reason {
-        None => view! { <span class="badge badge-ok" title="Cairn can serve this version">"servable"</span> }.into_any(),
-        Some(why) => view! { <span class="badge badge-warn" title=why.clone()>"not servable"</span> }.into_any(),
-    };
-    view! { <span class="nowrap"><span class="mono">{format}</span> " " {serving}</span> }
+    match &v.not_servable_reason {
+        None => view! {
+            <span class="badge badge-ok nowrap" title=format!("{format} bundle: Cairn can serve it")>{format!("{format} · servable")}</span>
+        }
+        .into_any(),
+        Some(why) => view! {
+            <span class="badge badge-warn nowrap" title=why.clone()>{format!("{format} · not servable")}</span>
+        }
+        .into_any(),
+    }
 }
 
 pub fn gates_badge(passed: Option<bool>) -> AnyView {
     match passed {
-        Some(true) => view! { <span class="badge badge-ok">"gates passed"</span> }.into_any(),
-        Some(false) => view! { <span class="badge badge-alert">"gates failed"</span> }.into_any(),
-        None => view! { <span class="muted">"no gates"</span> }.into_any(),
+        Some(true) => view! { <span class="badge badge-ok nowrap">"gates passed"</span> }.into_any(),
+        Some(false) => view! { <span class="badge badge-alert nowrap">"gates failed"</span> }.into_any(),
+        None => view! { <span class="muted nowrap">"no gates"</span> }.into_any(),
+    }
+}
+
+/// The gate verdict in a table whose column already says "Gates".
+fn gates_cell(passed: Option<bool>) -> AnyView {
+    match passed {
+        Some(true) => view! { <span class="badge badge-ok">"passed"</span> }.into_any(),
+        Some(false) => view! { <span class="badge badge-alert">"failed"</span> }.into_any(),
+        None => view! { <span class="muted">"none"</span> }.into_any(),
     }
 }
 
@@ -262,7 +286,11 @@ impl Flash {
     }
 
     fn view(self) -> impl IntoView {
-        let class = if self.ok { "toast" } else { "callout callout-alert" };
+        let class = match (self.ok, self.version) {
+            (true, None) => "toast page-flash",
+            (true, Some(_)) => "toast",
+            (false, _) => "callout callout-alert",
+        };
         let role = if self.ok { "status" } else { "alert" };
         view! {
             <p class=class role=role data-testid="flash">{self.text}
@@ -443,7 +471,7 @@ fn VersionsPanel(detail: ModelDetail, role: Role, reload: RwSignal<u32>, flash: 
     let columns = metric_columns(detail.versions.iter().map(|v| &v.metrics));
     let open = RwSignal::new(None::<(i32, RowForm)>);
     let editor = role >= Role::Editor;
-    let span = 8 + columns.len() + usize::from(editor);
+    let span = 6 + columns.len() + usize::from(editor);
     let mut versions = detail.versions.clone();
     versions.sort_by_key(|v| -v.version);
     view! {
@@ -458,8 +486,7 @@ fn VersionsPanel(detail: ModelDetail, role: Role, reload: RwSignal<u32>, flash: 
                             <thead><tr>
                                 <th scope="col">"Version"</th><th scope="col">"Source"</th><th scope="col">"Format"</th>
                                 {columns.iter().map(|c| view! { <th scope="col" class="num">{c.clone()}</th> }).collect_view()}
-                                <th scope="col">"Gates"</th><th scope="col">"Aliases"</th><th scope="col">"Created by"</th><th scope="col">"Created (UTC)"</th>
-                                <th scope="col">"Description"</th>
+                                <th scope="col">"Gates"</th><th scope="col">"Aliases"</th><th scope="col">"Created (UTC)"</th>
                                 {editor.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
                             </tr></thead>
                             <tbody>
@@ -470,21 +497,20 @@ fn VersionsPanel(detail: ModelDetail, role: Role, reload: RwSignal<u32>, flash: 
                                     let row_flash = move || flash.get().filter(|f| f.version == Some(version));
                                     view! {
                                         <tr data-version=version>
-                                            <td><a href=version_href(&name.get_value(), version)><strong>{format!("v{version}")}</strong></a></td>
+                                            <td class="version-cell"><a href=version_href(&name.get_value(), version)><strong>{format!("v{version}")}</strong></a>
+                                                {(!v.description.is_empty()).then(|| view! { <span class="sub ellipsis" title=v.description.clone()>{v.description.clone()}</span> })}</td>
                                             <td class="nowrap">{source_link(&v)}</td>
                                             <td>{format_badges(&v)}</td>
                                             {columns.iter().map(|c| view! { <td class="num">{metric_text(v.metrics.get(c).copied())}</td> }).collect_view()}
-                                            <td class="nowrap">{gates_badge(v.gates_passed)}</td>
+                                            <td>{gates_cell(v.gates_passed)}</td>
                                             <td><span class="chips">{alias_chips(chips)}</span></td>
-                                            <td>{v.created_by.clone().unwrap_or_else(|| "—".into())}</td>
-                                            <td class="nowrap muted">{when(v.created_at)}</td>
-                                            <td class="desc">{v.description.clone()}</td>
+                                            <td class="nowrap" title=when(v.created_at)>{v.created_at.format("%Y-%m-%d").to_string()}
+                                                <span class="sub">{format!("{} · {}", v.created_at.format("%H:%M"), v.created_by.clone().unwrap_or_else(|| "—".into()))}</span></td>
                                             {editor.then(|| view! {
-                                                <td class="actions-cell nowrap">
+                                                <td class="actions-cell"><div class="row-actions">
                                                     <button class="btn btn-small" on:click=move |_| open.set(Some((version, RowForm::Promote)))>"Request promotion"</button>
-                                                    " "
                                                     <button class="btn btn-small" on:click=move |_| open.set(Some((version, RowForm::Alias)))>"Set alias"</button>
-                                                </td>
+                                                </div></td>
                                             })}
                                         </tr>
                                         {move || open.get().filter(|(v, _)| *v == version).map(|(_, form)| view! {
@@ -602,8 +628,8 @@ fn RegisterVersion(name: String, reload: RwSignal<u32>, flash: RwSignal<Option<F
         <section class="panel" data-testid="register-version">
             <h2>"Register a version"</h2>
             <form class="form-row" on:submit=submit>
-                <label class="grow"><span>"Source: a run id, runs:/<run id>/model or models:/m-<logged model id>"</span>
-                    <input bind:value=source required class="mono" aria-label="Version source" placeholder="runs:/3f2a…/model" /></label>
+                <label class="grow"><span>"Source"</span>
+                    <input bind:value=source required class="mono" aria-label="Version source" placeholder="run id, runs:/<run id>/model or models:/m-<id>" /></label>
                 <label class="grow"><span>"Description (optional)"</span><input bind:value=description aria-label="Version description" /></label>
                 <button type="submit" class="btn btn-primary" disabled=move || busy.get()>"Register version"</button>
             </form>
@@ -620,8 +646,8 @@ pub fn RequestTable(requests: Vec<PromotionRequest>, #[prop(optional)] test_id: 
         <div class="table-wrap">
             <table class="data" data-testid=test_id.unwrap_or("requests-table")>
                 <thead><tr>
-                    <th scope="col">"Request"</th><th scope="col">"Model"</th><th scope="col">"Change"</th><th scope="col">"Requested by"</th>
-                    <th scope="col">"When (UTC)"</th><th scope="col">"Comment"</th><th scope="col">"State"</th><th scope="col" class="num">"Approvals"</th>
+                    <th scope="col">"Request"</th><th scope="col">"Requested by"</th><th scope="col">"When (UTC)"</th>
+                    <th scope="col">"Comment"</th><th scope="col">"State"</th><th scope="col" class="num">"Approvals"</th>
                 </tr></thead>
                 <tbody>
                     {requests.into_iter().map(|r| {
@@ -632,12 +658,13 @@ pub fn RequestTable(requests: Vec<PromotionRequest>, #[prop(optional)] test_id: 
                         };
                         view! {
                             <tr data-request=r.promotion_request_id.to_string()>
-                                <td><a href=href.clone()>"Open"</a></td>
-                                <td><a href=format!("/models/{}", r.model_name)>{r.model_name.clone()}</a></td>
-                                <td class="nowrap"><span class="chip chip-protected">{r.alias.clone()}</span> " " {change}</td>
+                                <td class="request-cell">
+                                    <a href=href data-testid="request-link"><strong>{r.model_name.clone()}</strong>{format!(" v{}", r.version)}</a>
+                                    <span class="sub nowrap">{r.alias.clone()}": " {change}</span>
+                                </td>
                                 <td>{r.requested_by.clone().unwrap_or_else(|| "—".into())}</td>
-                                <td class="nowrap muted">{when(r.created_at)}</td>
-                                <td class="desc">{r.comment.clone()}</td>
+                                <td class="nowrap">{when(r.created_at)}</td>
+                                <td class="desc" title=r.comment.clone()>{r.comment.clone()}</td>
                                 <td><span class=promotion_badge(r.state)>{r.state.as_str()}</span></td>
                                 <td class="num">{approvals_text(&r)}</td>
                             </tr>
@@ -784,7 +811,7 @@ fn VersionView(version: ModelVersion, role: Role) -> impl IntoView {
         <div class="two-col">
             <section class="panel">
                 <h2>"Metrics"</h2>
-                <KeyValues rows=v.metrics.iter().map(|(k, x)| (k.clone(), format!("{x:.4}"))).collect() numeric=true />
+                <MetricTable metrics=v.metrics.clone() />
             </section>
             <section class="panel">
                 <h2>"Parameters"</h2>
@@ -796,6 +823,42 @@ fn VersionView(version: ModelVersion, role: Role) -> impl IntoView {
         })}
         {evaluation_run.map(|run_id| view! { <RunEvaluation run_id /> })}
     }
+}
+
+/// Held-out metrics with their training-set value (`train_<name>`) beside them.
+#[component]
+fn MetricTable(metrics: BTreeMap<String, f64>) -> impl IntoView {
+    let names = ordered_metrics(metrics.keys());
+    if names.is_empty() {
+        return view! { <p class="muted">"None recorded."</p> }.into_any();
+    }
+    let has_train = metrics.keys().any(|k| k.starts_with("train_"));
+    view! {
+        <table class="data kv" data-testid="version-metrics">
+            <thead><tr><th scope="col">"Metric"</th><th scope="col" class="num">"Held-out"</th>
+                {has_train.then(|| view! { <th scope="col" class="num">"Training set"</th> })}</tr></thead>
+            <tbody>
+                {names.into_iter().map(|n| view! {
+                    <tr>
+                        <th scope="row" class="mono">{n.clone()}</th>
+                        <td class="num">{metric_text(metrics.get(&n).copied())}</td>
+                        {has_train.then(|| view! { <td class="num muted">{metric_text(metrics.get(&format!("train_{n}")).copied())}</td> })}
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+/// Metric names, headline ones first, without the `train_` copies (shown beside
+/// their held-out value); a `train_` metric with no held-out twin stays.
+pub fn ordered_metrics<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let all: std::collections::BTreeSet<String> = names.cloned().collect();
+    let shown = |n: &String| n.strip_prefix("train_").is_none_or(|base| !all.contains(base));
+    let mut out: Vec<String> = HEADLINE.iter().filter(|h| all.contains(**h)).map(|h| h.to_string()).collect();
+    out.extend(all.iter().filter(|n| !HEADLINE.contains(&n.as_str()) && shown(n)).cloned());
+    out
 }
 
 #[component]
