@@ -23,7 +23,13 @@ struct Section {
 }
 
 const SECTIONS: &[Section] = &[
-    Section { href: "/", label: "Overview", icon: "M3 12l9-8 9 8M5 10v10h14V10", min_role: Role::Viewer, counts_reviews: false },
+    Section {
+        href: "/",
+        label: "Overview",
+        icon: "M3 12l9-8 9 8M5 10v10h14V10",
+        min_role: Role::Viewer,
+        counts_reviews: false,
+    },
     Section {
         href: "/experiments",
         label: "Experiments",
@@ -59,7 +65,13 @@ const SECTIONS: &[Section] = &[
         min_role: Role::Viewer,
         counts_reviews: true,
     },
-    Section { href: "/projects", label: "Projects", icon: "M3 7h7l2 2h9v11H3z", min_role: Role::Viewer, counts_reviews: false },
+    Section {
+        href: "/projects",
+        label: "Projects",
+        icon: "M3 7h7l2 2h9v11H3z",
+        min_role: Role::Viewer,
+        counts_reviews: false,
+    },
     Section {
         href: "/jobs",
         label: "Jobs",

@@ -13,7 +13,7 @@ fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
     // Browsers ignore leading spaces and control characters, and tabs or newlines
     // inside a scheme: judge the URL the way they read it.
     let cleaned: String = url.chars().filter(|c| !c.is_whitespace() && !c.is_control()).collect();
-    let scheme_end = cleaned.find(|c: char| matches!(c, ':' | '/' | '?' | '#'));
+    let scheme_end = cleaned.find([':', '/', '?', '#']);
     match scheme_end {
         Some(i) if cleaned[i..].starts_with(':') => {
             let scheme = cleaned[..i].to_ascii_lowercase();
@@ -44,7 +44,10 @@ pub fn to_html(markdown: &str) -> String {
 
 /// Rendered markdown in a `.markdown` block.
 #[component]
-pub fn Markdown(#[prop(into)] text: Signal<String>, #[prop(optional)] test_id: Option<&'static str>) -> impl IntoView {
+pub fn Markdown(
+    #[prop(into)] text: Signal<String>,
+    #[prop(optional)] test_id: Option<&'static str>,
+) -> impl IntoView {
     view! { <div class="markdown" data-testid=test_id inner_html=move || text.with(|t| to_html(t))></div> }
 }
 
@@ -71,9 +74,18 @@ mod tests {
 
     #[test]
     fn only_safe_link_schemes_survive() {
-        for bad in ["javascript:alert(1)", "JavaScript:alert(1)", " java\tscript:alert(1)", "data:text/html,x", "vbscript:x"] {
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            " java\tscript:alert(1)",
+            "data:text/html,x",
+            "vbscript:x",
+        ] {
             let html = to_html(&format!("[x](<{bad}>) ![i](<{bad}>)"));
-            assert!(!html.to_ascii_lowercase().contains("script:") && !html.contains("data:"), "{bad}: {html}");
+            assert!(
+                !html.to_ascii_lowercase().contains("script:") && !html.contains("data:"),
+                "{bad}: {html}"
+            );
             assert!(html.contains("href=\"#\""), "{bad}: {html}");
         }
         let html = to_html("[a](https://example.org/x) [b](/models/credit) [c](#top) [d](mailto:me@x.org)");

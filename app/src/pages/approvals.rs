@@ -27,8 +27,13 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use std::collections::BTreeSet;
 
-const STATES: [(&str, &str); 5] =
-    [("", "all"), ("pending", "pending"), ("approved", "approved"), ("rejected", "rejected"), ("cancelled", "cancelled")];
+const STATES: [(&str, &str); 5] = [
+    ("", "all"),
+    ("pending", "pending"),
+    ("approved", "approved"),
+    ("rejected", "rejected"),
+    ("cancelled", "cancelled"),
+];
 
 #[component]
 pub fn ApprovalsPage() -> impl IntoView {
@@ -103,16 +108,28 @@ pub fn PromotionPage() -> impl IntoView {
 }
 
 #[component]
-fn RequestView(detail: PromotionDetail, me: Option<Me>, reload: RwSignal<u32>, flash: RwSignal<Option<String>>) -> impl IntoView {
+fn RequestView(
+    detail: PromotionDetail,
+    me: Option<Me>,
+    reload: RwSignal<u32>,
+    flash: RwSignal<Option<String>>,
+) -> impl IntoView {
     let r = detail.request.clone();
     let cand = detail.candidate.clone();
     let cur = detail.current.clone();
     let title = format!("Promote {} v{} to {}", r.model_name, r.version, r.alias);
     let is_requester = me.as_ref().is_some_and(|m| Some(m.user_id) == r.requested_by_id);
     let pending = r.state == PromotionState::Pending;
-    let drifted = detail.training_drift.iter().filter(|d| matches!(d.status, DriftStatus::Warn | DriftStatus::Fail)).count();
+    let drifted = detail
+        .training_drift
+        .iter()
+        .filter(|d| matches!(d.status, DriftStatus::Warn | DriftStatus::Fail))
+        .count();
     let headline = |v: &ModelVersion| {
-        HEADLINE.iter().find_map(|k| v.metrics.get(*k).map(|x| format!("{k} {x:.4}"))).unwrap_or_else(|| "no metrics".into())
+        HEADLINE
+            .iter()
+            .find_map(|k| v.metrics.get(*k).map(|x| format!("{k} {x:.4}")))
+            .unwrap_or_else(|| "no metrics".into())
     };
     let why_not = if pending && !detail.can_review {
         Some(match &me {
@@ -233,7 +250,8 @@ fn RequestView(detail: PromotionDetail, me: Option<Me>, reload: RwSignal<u32>, f
 /// Both versions' metrics and the change, marked better or worse by the metric's direction.
 #[component]
 fn MetricsCompare(candidate: ModelVersion, current: Option<ModelVersion>) -> impl IntoView {
-    let names = ordered_metrics(candidate.metrics.keys().chain(current.iter().flat_map(|c| c.metrics.keys())));
+    let names =
+        ordered_metrics(candidate.metrics.keys().chain(current.iter().flat_map(|c| c.metrics.keys())));
     if names.is_empty() {
         return view! { <p class="muted">"Neither version recorded metrics."</p> }.into_any();
     }
@@ -309,12 +327,15 @@ fn ParamsDiff(candidate: ModelVersion, current: Option<ModelVersion>) -> impl In
 fn SideEvaluation(version: ModelVersion, label: &'static str) -> impl IntoView {
     let heading = format!("{label} v{}", version.version);
     let run = version.run_id.filter(|_| is_training_run(&version)).map(|r| r.simple().to_string());
-    let detail = Resource::new(move || run.clone(), |run| async move {
-        match run {
-            Some(r) => training_run(r).await.map(Some),
-            None => Ok(None),
-        }
-    });
+    let detail = Resource::new(
+        move || run.clone(),
+        |run| async move {
+            match run {
+                Some(r) => training_run(r).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
     view! {
         <div class="side-eval" data-testid=format!("{}-evaluation", label.to_lowercase())>
             <h3>{heading}</h3>
@@ -391,9 +412,14 @@ fn DecisionBox(id: String, reload: RwSignal<u32>, flash: RwSignal<Option<String>
             match review(id.get_value(), decision.as_str().to_string(), comment.get_untracked()).await {
                 Ok(r) => {
                     flash.set(Some(match r.state {
-                        PromotionState::Approved => format!("Approved: {} {} now points at v{}.", r.model_name, r.alias, r.version),
+                        PromotionState::Approved => {
+                            format!("Approved: {} {} now points at v{}.", r.model_name, r.alias, r.version)
+                        }
                         PromotionState::Rejected => "Rejected: the requester has been told why.".to_string(),
-                        _ => format!("Your approval is recorded ({}); another approver must agree.", approvals_text(&r)),
+                        _ => format!(
+                            "Your approval is recorded ({}); another approver must agree.",
+                            approvals_text(&r)
+                        ),
                     }));
                     reload.update(|n| *n += 1);
                     if let Some(i) = inbox {

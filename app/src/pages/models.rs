@@ -7,8 +7,8 @@
 use crate::api::datasets::resolve_dataset;
 use crate::api::get_me;
 use crate::api::registry::{
-    create_model, get_model_detail, get_model_version, list_models, register_version, rollback, save_model_card,
-    set_alias,
+    create_model, get_model_detail, get_model_version, list_models, register_version, rollback,
+    save_model_card, set_alias,
 };
 use crate::api::training::training_run;
 use crate::components::evaluation::GateTable;
@@ -106,7 +106,9 @@ pub fn source_link(v: &ModelVersion) -> AnyView {
             view! { <a href=format!("/runs/{id}") title=v.source.clone()>"run " <span class="mono">{id[..8].to_string()}</span></a> }
                 .into_any()
         }
-        None => view! { <span class="mono ellipsis" title=v.source.clone()>{v.source.clone()}</span> }.into_any(),
+        None => {
+            view! { <span class="mono ellipsis" title=v.source.clone()>{v.source.clone()}</span> }.into_any()
+        }
     }
 }
 
@@ -346,7 +348,12 @@ pub fn ModelPage() -> impl IntoView {
 }
 
 #[component]
-fn ModelView(detail: ModelDetail, role: Role, reload: RwSignal<u32>, flash: RwSignal<Option<Flash>>) -> impl IntoView {
+fn ModelView(
+    detail: ModelDetail,
+    role: Role,
+    reload: RwSignal<u32>,
+    flash: RwSignal<Option<Flash>>,
+) -> impl IntoView {
     let m = detail.model.clone();
     let name = StoredValue::new(m.name.clone());
     let policy = m.policy.clone();
@@ -397,7 +404,12 @@ fn AliasPanel(
         spawn_local(async move {
             match rollback(name.get_value(), alias.clone()).await {
                 Ok(v) => {
-                    flash.set(Some(Flash { version: None, ok: true, text: format!("Rolled {alias} back to v{v}."), link: None }));
+                    flash.set(Some(Flash {
+                        version: None,
+                        ok: true,
+                        text: format!("Rolled {alias} back to v{v}."),
+                        link: None,
+                    }));
                     reload.update(|n| *n += 1);
                 }
                 Err(e) => flash.set(Some(Flash::error(None, e))),
@@ -465,7 +477,12 @@ enum RowForm {
 }
 
 #[component]
-fn VersionsPanel(detail: ModelDetail, role: Role, reload: RwSignal<u32>, flash: RwSignal<Option<Flash>>) -> impl IntoView {
+fn VersionsPanel(
+    detail: ModelDetail,
+    role: Role,
+    reload: RwSignal<u32>,
+    flash: RwSignal<Option<Flash>>,
+) -> impl IntoView {
     let name = StoredValue::new(detail.model.name.clone());
     let protected = StoredValue::new(detail.model.policy.protected_aliases.clone());
     let columns = metric_columns(detail.versions.iter().map(|v| &v.metrics));
@@ -552,7 +569,14 @@ fn VersionForm(
         ev.prevent_default();
         busy.set(true);
         spawn_local(async move {
-            match set_alias(name.get_value(), alias.get_untracked().trim().to_string(), version, comment.get_untracked()).await {
+            match set_alias(
+                name.get_value(),
+                alias.get_untracked().trim().to_string(),
+                version,
+                comment.get_untracked(),
+            )
+            .await
+            {
                 Ok(outcome) => {
                     flash.set(Some(outcome_flash(version, outcome)));
                     open.set(None);
@@ -609,7 +633,13 @@ fn RegisterVersion(name: String, reload: RwSignal<u32>, flash: RwSignal<Option<F
         busy.set(true);
         error.set(None);
         spawn_local(async move {
-            match register_version(name.get_value(), source.get_untracked().trim().to_string(), description.get_untracked()).await {
+            match register_version(
+                name.get_value(),
+                source.get_untracked().trim().to_string(),
+                description.get_untracked(),
+            )
+            .await
+            {
                 Ok(v) => {
                     flash.set(Some(Flash {
                         version: Some(v.version),
@@ -641,7 +671,10 @@ fn RegisterVersion(name: String, reload: RwSignal<u32>, flash: RwSignal<Option<F
 
 /// Promotion requests as a table (the model page and the approvals inbox).
 #[component]
-pub fn RequestTable(requests: Vec<PromotionRequest>, #[prop(optional)] test_id: Option<&'static str>) -> impl IntoView {
+pub fn RequestTable(
+    requests: Vec<PromotionRequest>,
+    #[prop(optional)] test_id: Option<&'static str>,
+) -> impl IntoView {
     view! {
         <div class="table-wrap">
             <table class="data" data-testid=test_id.unwrap_or("requests-table")>
@@ -733,7 +766,9 @@ fn HistoryPanel(detail: ModelDetail) -> impl IntoView {
 pub fn ModelVersionPage() -> impl IntoView {
     let params = use_params_map();
     let key = move || {
-        params.with(|p| (p.get("name").unwrap_or_default(), p.get("version").and_then(|v| v.parse::<i32>().ok())))
+        params.with(|p| {
+            (p.get("name").unwrap_or_default(), p.get("version").and_then(|v| v.parse::<i32>().ok()))
+        })
     };
     let version = Resource::new(key, |(name, v)| async move {
         match v {
@@ -761,7 +796,8 @@ fn VersionView(version: ModelVersion, role: Role) -> impl IntoView {
     let title = format!("{} v{}", v.model_name, v.version);
     let cards: Vec<(String, f64)> =
         HEADLINE.iter().filter_map(|k| v.metrics.get(*k).map(|x| (k.to_string(), *x))).take(4).collect();
-    let chips: Vec<(String, bool)> = v.aliases.iter().map(|a| (a.clone(), a.eq_ignore_ascii_case("production"))).collect();
+    let chips: Vec<(String, bool)> =
+        v.aliases.iter().map(|a| (a.clone(), a.eq_ignore_ascii_case("production"))).collect();
     let evaluation_run = v.run_id.filter(|_| is_training_run(&v)).map(|r| r.simple().to_string());
     let badges = format_badges(&v);
     view! {
@@ -908,7 +944,10 @@ fn Lineage(version: ModelVersion) -> impl IntoView {
                 let Ok(d) = training_run(run).await else { return };
                 let (Some(name), Some(n)) = (d.summary.dataset, d.summary.dataset_version) else { return };
                 if let Ok(ds) = resolve_dataset(name.clone()).await {
-                    dataset_link.set(Some((format!("/datasets/{}/versions/{n}", ds.dataset_id), format!("{name} v{n}"))));
+                    dataset_link.set(Some((
+                        format!("/datasets/{}/versions/{n}", ds.dataset_id),
+                        format!("{name} v{n}"),
+                    )));
                 }
             });
         });
