@@ -24,11 +24,13 @@ use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context}
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 use pages::{
-    about::AboutPage, audit::AuditPage, dataset_version::DatasetVersionPage, datasets::DatasetPage,
-    datasets::DatasetsPage, experiments::ComparePage, experiments::ExperimentPage,
-    experiments::ExperimentsPage, experiments::RunPage, home::HomePage, jobs::JobPage, jobs::JobsPage,
-    login::LoginPage, not_found::NotFound, projects::ProjectsPage, settings::SettingsPage,
-    training::TrainingPage, training_run::TrainingRunPage, validation::ValidationPage,
+    about::AboutPage, approvals::ApprovalsPage, approvals::PromotionPage, audit::AuditPage,
+    dataset_version::DatasetVersionPage, datasets::DatasetPage, datasets::DatasetsPage,
+    experiments::ComparePage, experiments::ExperimentPage, experiments::ExperimentsPage,
+    experiments::RunPage, home::HomePage, jobs::JobPage, jobs::JobsPage, login::LoginPage, models::ModelPage,
+    models::ModelVersionPage, models::ModelsPage, not_found::NotFound, projects::ProjectsPage,
+    settings::SettingsPage, training::TrainingPage, training_run::TrainingRunPage,
+    validation::ValidationPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -74,6 +76,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/datasets/:id/validations/:vid") view=ValidationPage />
                     <Route path=path!("/training") view=TrainingPage />
                     <Route path=path!("/training/runs/:id") view=TrainingRunPage />
+                    <Route path=path!("/models") view=ModelsPage />
+                    <Route path=path!("/models/:name") view=ModelPage />
+                    <Route path=path!("/models/:name/versions/:version") view=ModelVersionPage />
+                    <Route path=path!("/approvals") view=ApprovalsPage />
+                    <Route path=path!("/approvals/:id") view=PromotionPage />
                     <Route path=path!("/jobs") view=JobsPage />
                     <Route path=path!("/jobs/:id") view=JobPage />
                     <Route path=path!("/settings") view=SettingsPage />

@@ -1,23 +1,6 @@
 import { expect, test } from '@playwright/test';
-import * as fs from 'fs';
 import * as path from 'path';
-import { open, screenshot, signIn, url } from './util';
-
-const DATA = path.resolve(__dirname, '../../testdata');
-
-/** A dataset holding credit_data.csv as v1, made through the REST API. */
-async function creditDataset(page: import('@playwright/test').Page): Promise<string> {
-  const name = `credit-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
-  const headers = { origin: new URL(url('/')).origin };
-  const made = await page.request.post(url('/api/v1/datasets'), { data: { name, description: 'credit scoring' }, headers });
-  expect(made.status(), await made.text()).toBe(201);
-  const up = await page.request.post(url(`/api/v1/datasets/${name}/versions?file_name=credit_data.csv`), {
-    data: fs.readFileSync(path.join(DATA, 'credit_data.csv')),
-    headers: { ...headers, 'content-type': 'application/octet-stream' },
-  });
-  expect(up.status(), await up.text()).toBe(201);
-  return name;
-}
+import { creditDataset, open, screenshot, signIn } from './util';
 
 test('a user trains a random forest on credit data, watches it, and reads its evaluation and gates', async ({ page }) => {
   test.setTimeout(180_000);

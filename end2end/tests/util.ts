@@ -1,4 +1,8 @@
 import { APIRequestContext, expect, Page } from '@playwright/test';
+import * as fs from 'fs';
+import * as path from 'path';
+
+export const DATA = path.resolve(__dirname, '../../testdata');
 
 /** Absolute URL on the server started by global-setup. */
 export function url(p: string): string {
@@ -42,4 +46,27 @@ export async function screenshot(page: Page, name: string) {
   if (process.env.SCREENSHOTS) {
     await page.screenshot({ path: `../screenshots/${name}.png`, fullPage: true });
   }
+}
+
+/** Headers a cookie-authenticated write needs (the CSRF check wants the origin). */
+export function sameOrigin(): Record<string, string> {
+  return { origin: new URL(url('/')).origin };
+}
+
+/** A dataset holding credit_data.csv as v1, made through the REST API as the page's user. */
+export async function creditDataset(page: Page): Promise<string> {
+  const name = `credit-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+  const made = await page.request.post(url('/api/v1/datasets'), { data: { name, description: 'credit scoring' }, headers: sameOrigin() });
+  expect(made.status(), await made.text()).toBe(201);
+  await uploadVersion(page, name, fs.readFileSync(path.join(DATA, 'credit_data.csv')));
+  return name;
+}
+
+/** Uploads CSV bytes as the dataset's next version. */
+export async function uploadVersion(page: Page, dataset: string, csv: Buffer) {
+  const up = await page.request.post(url(`/api/v1/datasets/${dataset}/versions?file_name=credit_data.csv`), {
+    data: csv,
+    headers: { ...sameOrigin(), 'content-type': 'application/octet-stream' },
+  });
+  expect(up.status(), await up.text()).toBe(201);
 }

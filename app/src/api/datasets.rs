@@ -26,6 +26,12 @@ pub async fn get_dataset(dataset_id: DatasetId) -> Result<Dataset, AppError> {
     Ok(services::datasets::get(&state()?, &principal()?, dataset_id).await?)
 }
 
+/// A dataset by id or name (links from pages that know only the name).
+#[server(endpoint = "datasets/resolve")]
+pub async fn resolve_dataset(id_or_name: String) -> Result<Dataset, AppError> {
+    Ok(services::datasets::resolve(&state()?, &principal()?, &id_or_name).await?)
+}
+
 #[server(endpoint = "datasets/versions")]
 pub async fn dataset_versions(dataset_id: DatasetId) -> Result<Vec<DatasetVersion>, AppError> {
     Ok(services::datasets::versions(&state()?, &principal()?, dataset_id).await?)

@@ -1,5 +1,6 @@
 //! One module per page.
 pub mod about;
+pub mod approvals;
 pub mod audit;
 pub mod dataset_version;
 pub mod datasets;
@@ -7,6 +8,7 @@ pub mod experiments;
 pub mod home;
 pub mod jobs;
 pub mod login;
+pub mod models;
 pub mod not_found;
 pub mod projects;
 pub mod settings;

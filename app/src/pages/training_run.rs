@@ -41,7 +41,7 @@ pub fn TrainingRunPage() -> impl IntoView {
 }
 
 /// Headline metrics, in the order people read them.
-const HEADLINE: [&str; 12] = [
+pub const HEADLINE: [&str; 12] = [
     "roc_auc",
     "pr_auc",
     "accuracy",
@@ -191,7 +191,7 @@ fn RunView(detail: TrainingDetail) -> impl IntoView {
 }
 
 #[component]
-fn EvaluationView(
+pub fn EvaluationView(
     title: &'static str,
     evaluation: Evaluation,
     train: BTreeMap<String, f64>,

@@ -4,6 +4,7 @@
 
 use crate::api::datasets::{get_validation, list_validations, run_validation};
 use crate::components::bars::{HistogramChart, TopBars};
+use crate::components::drift::{DriftTable, drift_badge};
 use crate::components::page::{ErrorBox, Loading, PageHeader, StatCard};
 use crate::pages::datasets::when;
 use domain::DatasetId;
@@ -19,15 +20,6 @@ fn check_badge(s: CheckStatus) -> &'static str {
         CheckStatus::Pass => "badge badge-ok",
         CheckStatus::Warn => "badge badge-warn",
         CheckStatus::Fail => "badge badge-alert",
-    }
-}
-
-fn drift_badge(s: DriftStatus) -> &'static str {
-    match s {
-        DriftStatus::Pass => "badge badge-ok",
-        DriftStatus::Warn => "badge badge-warn",
-        DriftStatus::Fail => "badge badge-alert",
-        DriftStatus::InsufficientData | DriftStatus::Skipped => "badge badge-queued",
     }
 }
 
@@ -150,10 +142,6 @@ pub fn ValidationPage() -> impl IntoView {
     }
 }
 
-fn fmt3(x: f64) -> String {
-    if x != 0.0 && x.abs() < 1e-3 { format!("{x:.1e}") } else { format!("{x:.3}") }
-}
-
 #[component]
 fn Report(report: ValidationReport) -> impl IntoView {
     let s = report.summary.clone();
@@ -180,8 +168,6 @@ fn Report(report: ValidationReport) -> impl IntoView {
         .filter(|d| matches!(d.status, DriftStatus::Warn | DriftStatus::Fail))
         .cloned()
         .collect();
-    let mut ordered = report.body.drift.clone();
-    ordered.sort_by(|a, b| b.status.cmp(&a.status).then(a.column.cmp(&b.column)));
     view! {
         <Title text=title.clone() />
         <nav class="breadcrumbs" aria-label="Breadcrumb">
@@ -225,39 +211,7 @@ fn Report(report: ValidationReport) -> impl IntoView {
         {(!report.body.drift.is_empty()).then(|| view! {
             <section class="panel">
                 <h2>"Drift by column"</h2>
-                <div class="table-wrap">
-                    <table class="data" data-testid="drift-table">
-                        <thead><tr>
-                            <th scope="col">"Column"</th><th scope="col">"Status"</th>
-                            <th scope="col" class="num">"PSI"</th><th scope="col" class="num">"KS"</th><th scope="col" class="num">"KS p"</th>
-                            <th scope="col" class="num">"JS div."</th><th scope="col" class="num">"L∞"</th><th scope="col" class="num">"χ² p"</th>
-                            <th scope="col">"Why"</th>
-                        </tr></thead>
-                        <tbody>
-                            {ordered.into_iter().map(|d| {
-                                let n = d.numeric.as_ref();
-                                let c = d.categorical.as_ref();
-                                let cell = |v: Option<f64>| v.map(fmt3).unwrap_or_else(|| "–".into());
-                                let why = if d.breaches.is_empty() { d.message.clone().unwrap_or_default() } else {
-                                    d.breaches.iter().map(|b| format!("{} {} (limit {})", b.statistic.label(), fmt3(b.value), b.threshold)).collect::<Vec<_>>().join("; ")
-                                };
-                                view! {
-                                    <tr class=format!("status-{}", d.status.as_str())>
-                                        <td><code>{d.column.clone()}</code></td>
-                                        <td><span class=drift_badge(d.status)>{d.status.as_str().replace('_', " ")}</span></td>
-                                        <td class="num">{cell(n.map(|n| n.psi))}</td>
-                                        <td class="num">{cell(n.map(|n| n.ks_statistic))}</td>
-                                        <td class="num">{cell(n.map(|n| n.ks_p_value))}</td>
-                                        <td class="num">{cell(n.map(|n| n.js_divergence))}</td>
-                                        <td class="num">{cell(c.map(|c| c.l_infinity))}</td>
-                                        <td class="num">{cell(c.map(|c| c.chi_squared_p_value))}</td>
-                                        <td class="muted">{why}</td>
-                                    </tr>
-                                }
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
+                <DriftTable drift=report.body.drift.clone() />
             </section>
         })}
         {(!report.body.drift.is_empty()).then(|| {
