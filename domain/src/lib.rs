@@ -17,13 +17,14 @@ pub mod prepare;
 pub mod profile;
 pub mod project;
 pub mod registry;
+pub mod serving;
 pub mod tracking;
 pub mod training;
 pub mod validation;
 
 pub use ids::{
-    ArtifactId, ContextId, DEFAULT_PROJECT_ID, DataSourceId, DatasetId, DatasetVersionId, EndpointId, ExecutionId,
-    JobId, ModelVersionId, NotificationId, ProjectId, PromotionRequestId, RegisteredModelId, ScheduleId, TokenId,
-    UserId, ValidationId, WebhookDeliveryId, WebhookId,
+    ArtifactId, ContextId, DEFAULT_PROJECT_ID, DataSourceId, DatasetId, DatasetVersionId, EndpointId,
+    ExecutionId, JobId, ModelVersionId, NotificationId, ProjectId, PromotionRequestId, RegisteredModelId,
+    ScheduleId, TokenId, UserId, ValidationId, WebhookDeliveryId, WebhookId,
 };
 pub use validation::ValidationError;

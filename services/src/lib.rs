@@ -21,6 +21,7 @@ pub mod projects;
 pub mod queue;
 pub mod schedule;
 pub mod secrets;
+pub mod serving;
 pub mod sql_source;
 pub mod state;
 pub mod tracking;

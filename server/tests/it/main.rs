@@ -8,6 +8,7 @@ mod imports;
 mod jobs;
 mod mlflow;
 mod preparation;
+mod serving;
 mod support;
 mod tracking;
 mod training;

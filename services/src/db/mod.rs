@@ -10,6 +10,7 @@ pub mod logged_models;
 pub mod overview;
 pub mod projects;
 pub mod schedules;
+pub mod serving;
 pub mod sessions;
 pub mod tokens;
 pub mod tracking;

@@ -8,6 +8,7 @@ mod lineage;
 mod logged_models;
 mod projects;
 mod schedules;
+mod serving;
 mod sql_source;
 mod support;
 mod tracking;
