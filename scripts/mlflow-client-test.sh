@@ -29,6 +29,9 @@ trap cleanup EXIT
 export DATABASE_URL="$url" CAIRN_CREATE_DB=true RUST_LOG="${RUST_LOG:-warn}"
 printf 'Tr0ub4dor&3-staple\n' | "$bin" user add mlflow-client --role editor >/dev/null
 token=$("$bin" token create --user mlflow-client --name mlflow-client-test 2>/dev/null)
+# A second user approves the promotion the client's protected-alias call requests.
+printf 'Tr0ub4dor&3-approve\n' | "$bin" user add mlflow-approver --role approver >/dev/null
+approver_token=$("$bin" token create --user mlflow-approver --name mlflow-approver 2>/dev/null)
 CAIRN_BIND=127.0.0.1:0 CAIRN_ARTIFACTS="$work/artifacts" CAIRN_SECRET_KEY="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
   CAIRN_SITE_ROOT="${CAIRN_SITE_ROOT:-target/site}" "$bin" serve > "$work/serve.log" 2>&1 &
 pid=$!
@@ -40,5 +43,5 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [ -n "${addr:-}" ] || { echo "[mlflow] cairn did not start" >&2; cat "$work/serve.log" >&2; exit 1; }
-MLFLOW_TRACKING_URI="$addr" MLFLOW_TRACKING_TOKEN="$token" MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 \
+MLFLOW_TRACKING_URI="$addr" MLFLOW_TRACKING_TOKEN="$token" CAIRN_APPROVER_TOKEN="$approver_token" MLFLOW_HTTP_REQUEST_MAX_RETRIES=0 \
   "$venv/bin/python" end2end/mlflow/client_test.py

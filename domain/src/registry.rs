@@ -2,9 +2,7 @@
 //! their versions, aliases, promotion requests and in-app notifications.
 
 use crate::ValidationError;
-use crate::ids::{
-    ModelVersionId, NotificationId, PromotionRequestId, RegisteredModelId, UserId,
-};
+use crate::ids::{ModelVersionId, NotificationId, PromotionRequestId, RegisteredModelId, UserId};
 use crate::training::{GateResult, Signature};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -69,7 +67,10 @@ pub fn check_alias(alias: &str) -> Result<(), ValidationError> {
         ));
     }
     if alias.eq_ignore_ascii_case("latest") {
-        return Err(ValidationError::new("alias", "'latest' is reserved (it always means the newest version)"));
+        return Err(ValidationError::new(
+            "alias",
+            "'latest' is reserved (it always means the newest version)",
+        ));
     }
     Ok(())
 }
@@ -211,6 +212,8 @@ pub struct ModelVersion {
     pub run_id: Option<uuid::Uuid>,
     /// The experiment of `run_id`, for links.
     pub experiment_id: Option<String>,
+    /// The MLflow logged model it was registered from (`models:/m-<hex>`).
+    pub logged_model_id: Option<uuid::Uuid>,
     pub format: ModelFormat,
     /// None when Cairn can serve it; otherwise why not.
     pub not_servable_reason: Option<String>,
@@ -286,6 +289,26 @@ pub struct VersionChange {
     pub model_card: Option<String>,
 }
 
+/// `PUT /api/v1/models/{name}/aliases/{alias}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetAlias {
+    pub version: i32,
+    /// Goes into the promotion request when the alias is protected.
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// `POST /api/v1/notifications/read`: the given ones, or all when `ids` is absent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MarkRead {
+    #[serde(default)]
+    pub ids: Option<Vec<NotificationId>>,
+}
+
 /// What happened when someone asked to point an alias at a version.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -318,9 +341,14 @@ impl PromotionState {
     }
 
     pub fn parse(s: &str) -> Option<PromotionState> {
-        [PromotionState::Pending, PromotionState::Approved, PromotionState::Rejected, PromotionState::Cancelled]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            PromotionState::Pending,
+            PromotionState::Approved,
+            PromotionState::Rejected,
+            PromotionState::Cancelled,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

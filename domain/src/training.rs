@@ -590,7 +590,8 @@ pub struct TrainingSpec {
     /// Gates in text form, e.g. `roc_auc >= 0.85`.
     #[serde(default)]
     pub gates: Vec<String>,
-    /// A finished training run whose bundle is the baseline for `baseline` gates.
+    /// The baseline for `baseline` gates: a finished training run's id, or a
+    /// registered model reference such as `models:/credit@production`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline_run: Option<String>,
     /// With k >= 2, also run k-fold cross-validation on the training rows and log

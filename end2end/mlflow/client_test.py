@@ -87,4 +87,74 @@ assert [m.model_id for m in found] == [info.model_id], found
 client.set_logged_model_tags(info.model_id, {"stage": "test"})
 assert client.get_logged_model(info.model_id).tags.get("stage") == "test"
 
-print("mlflow: 2 passed, 0 failed")
+# Model registry: register the logged model, move an unprotected alias, load
+# `models:/name/1` and `models:/name@alias`; production is protected, so setting it
+# creates a promotion request and the client gets an error saying so; an approver
+# (another user) approves through Cairn's REST API and then production loads.
+import re
+import urllib.request
+from mlflow.exceptions import MlflowException
+
+reg_name = f"credit-{os.getpid()}"
+mv = mlflow.register_model(f"runs:/{run.info.run_id}/model", reg_name)
+assert (mv.version, mv.status) == ("1", "READY"), mv
+mv2 = client.create_model_version(reg_name, f"models:/{info.model_id}", run_id=run.info.run_id)
+assert mv2.version == "2", mv2
+rm = client.get_registered_model(reg_name)
+assert [v.version for v in rm.latest_versions] == ["2"], rm.latest_versions
+assert [m.name for m in client.search_registered_models(filter_string="name LIKE 'credit-%'")] == [reg_name]
+assert sorted(v.version for v in client.search_model_versions(f"name = '{reg_name}'")) == ["1", "2"]
+client.update_model_version(reg_name, "1", description="first")
+assert client.get_model_version(reg_name, "1").description == "first"
+client.set_model_version_tag(reg_name, "1", "owner", "risk")
+assert client.get_model_version(reg_name, "1").tags == {"owner": "risk"}
+
+client.set_registered_model_alias(reg_name, "staging", "1")
+assert client.get_model_version_by_alias(reg_name, "staging").version == "1"
+assert client.get_registered_model(reg_name).aliases == {"staging": "1"}
+by_version = mlflow.pyfunc.load_model(f"models:/{reg_name}/1").predict(X)
+by_alias = mlflow.pyfunc.load_model(f"models:/{reg_name}@staging").predict(X)
+assert (by_version == expected).all() and (by_alias == expected).all()
+
+
+def refused(call, *args):
+    try:
+        call(*args)
+    except MlflowException as e:
+        return e
+    raise AssertionError(f"{call.__name__}{args} should have been refused")
+
+
+err = refused(client.set_registered_model_alias, reg_name, "production", "2")
+assert "protected alias" in err.message and "promotion request" in err.message, err.message
+request_id = re.search(r"promotion request ([0-9a-f-]{36})", err.message).group(1)
+err = refused(client.get_model_version_by_alias, reg_name, "production")
+assert err.error_code == "RESOURCE_DOES_NOT_EXIST", err.error_code
+# The deprecated stage API maps to aliases and obeys the same rule.
+err = refused(client.transition_model_version_stage, reg_name, "2", "Production")
+assert request_id in err.message, err.message
+err = refused(client.transition_model_version_stage, reg_name, "2", "Archived")
+assert "delete its alias" in err.message, err.message
+err = refused(client.delete_registered_model_alias, reg_name, "production")
+assert err.error_code in ("PERMISSION_DENIED", "RESOURCE_DOES_NOT_EXIST"), err.error_code
+
+approve = urllib.request.Request(
+    f"{os.environ['MLFLOW_TRACKING_URI']}/api/v1/promotions/{request_id}/reviews",
+    data=json.dumps({"decision": "approve", "comment": "holds up"}).encode(),
+    headers={"Authorization": f"Bearer {os.environ['CAIRN_APPROVER_TOKEN']}", "Content-Type": "application/json"},
+    method="POST",
+)
+with urllib.request.urlopen(approve) as resp:
+    assert json.load(resp)["state"] == "approved"
+assert client.get_model_version_by_alias(reg_name, "production").version == "2"
+assert client.get_model_version(reg_name, "2").current_stage == "Production"
+assert [v.version for v in client.get_latest_versions(reg_name, stages=["Production"])] == ["2"]
+by_prod = mlflow.pyfunc.load_model(f"models:/{reg_name}@production").predict(X)
+assert (by_prod == expected).all()
+err = refused(client.delete_model_version, reg_name, "2")
+assert "alias" in err.message, err.message
+client.delete_registered_model_alias(reg_name, "staging")
+client.delete_model_version(reg_name, "1")
+assert sorted(v.version for v in client.search_model_versions(f"name = '{reg_name}'")) == ["2"]
+
+print("mlflow: 3 passed, 0 failed")

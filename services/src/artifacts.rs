@@ -153,6 +153,14 @@ impl ArtifactStore {
         Ok(())
     }
 
+    /// Removes `key`; a missing key is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), object_store::Error> {
+        match self.inner.delete(&self.path(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn exists(&self, key: &str) -> Result<bool, object_store::Error> {
         match self.inner.head(&self.path(key)).await {
             Ok(_) => Ok(true),

@@ -9,6 +9,7 @@
 //! | 2 | the command line was wrong |
 //! | 3 | the server could not be reached |
 
+pub mod model;
 pub mod output;
 pub mod remote;
 
@@ -53,6 +54,10 @@ pub enum Command {
     /// Train a built-in model on a dataset version (queued on the workers), e.g.
     /// `cairn train --dataset credit --target Status --algorithm random_forest --wait`.
     Train(TrainArgs),
+    /// The model registry: register versions, set aliases, request, review and roll
+    /// back promotions (a protected alias moves only through an approved request).
+    #[command(subcommand)]
+    Model(model::ModelCommand),
     /// Benchmarks: print their figures (`--json` for a machine-readable last line).
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -212,6 +217,10 @@ pub async fn run(cli: Cli) -> ExitCode {
                 }
             };
             remote_cmd(&args.remote, |r, out| async move { r.train(out, spec, wait).await }).await
+        }
+        Command::Model(cmd) => {
+            let remote = cmd.remote().clone();
+            remote_cmd(&remote, |r, out| async move { r.model(out, cmd).await }).await
         }
         Command::Project(ProjectCommand::Create(args)) => {
             let (name, description) = (args.name, args.description);

@@ -67,11 +67,14 @@ impl Remote {
         Ok(Self { base, token: args.token.clone(), client })
     }
 
-    fn url(&self, path: &str) -> Result<url::Url, RemoteError> {
+    pub(super) fn url(&self, path: &str) -> Result<url::Url, RemoteError> {
         self.base.join(path).map_err(|e| RemoteError::BadUrl(path.to_string(), e.to_string()))
     }
 
-    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, RemoteError> {
+    pub(super) async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, RemoteError> {
         let req = match &self.token {
             Some(t) => req.bearer_auth(t),
             None => req,
@@ -94,11 +97,19 @@ impl Remote {
         serde_json::from_slice(&body).map_err(|e| RemoteError::Decode(e.to_string()))
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, RemoteError> {
+    pub(super) fn client_put(&self, path: &str) -> Result<reqwest::RequestBuilder, RemoteError> {
+        Ok(self.client.put(self.url(path)?))
+    }
+
+    pub(super) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, RemoteError> {
         self.send(self.client.get(self.url(path)?)).await
     }
 
-    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, RemoteError> {
+    pub(super) async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, RemoteError> {
         self.send(self.client.post(self.url(path)?).json(body)).await
     }
 
@@ -222,6 +233,6 @@ impl Remote {
     }
 }
 
-fn json<T: Serialize>(v: &T) -> Result<String, RemoteError> {
+pub(super) fn json<T: Serialize>(v: &T) -> Result<String, RemoteError> {
     serde_json::to_string_pretty(v).map_err(|e| RemoteError::Decode(e.to_string()))
 }

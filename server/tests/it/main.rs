@@ -9,6 +9,7 @@ mod jobs;
 mod mlflow;
 mod preparation;
 mod serving;
+mod registry;
 mod support;
 mod tracking;
 mod training;

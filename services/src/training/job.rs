@@ -120,7 +120,7 @@ async fn train_run(
     let parquet = st.store.get(&location.storage_key).await.map_err(Error::from)?;
     let baseline = match &spec.baseline_run {
         Some(b) => {
-            let id = tracking::parse_run_id(b)?;
+            let id = super::baseline_run_id(st, p, b).await?;
             Some(super::bundle(st, p, id).await.map_err(|e| Stop::Failed(format!("baseline run {b}: {e}")))?)
         }
         None => None,

@@ -195,7 +195,7 @@ pub(crate) async fn check(st: &AppState, p: &Principal, mut spec: TrainingSpec) 
     }
     ml::prepare::validate(&spec.prepare).map_err(|e| invalid("prepare", e.to_string()))?;
     if let Some(b) = &spec.baseline_run {
-        let id = tracking::parse_run_id(b)?;
+        let id = baseline_run_id(st, p, b).await?;
         let row = sql::get(&st.db, id).await?.ok_or_else(|| Error::not_found("training run", b))?;
         if row.bundle_path.is_none() {
             return Err(invalid(
@@ -403,6 +403,16 @@ pub async fn cancel(st: &AppState, p: &Principal, run_id: Uuid) -> Result<()> {
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The run a `baseline_run` names: a run id, or a registered model reference such as
+/// `models:/credit@production`, so gates can compare against what serves today.
+pub async fn baseline_run_id(st: &AppState, p: &Principal, reference: &str) -> Result<Uuid> {
+    if reference.trim_start().starts_with("models:/") {
+        crate::registry::baseline_run(st, p, reference.trim()).await
+    } else {
+        tracking::parse_run_id(reference)
+    }
 }
 
 /// The stored model bundle of a finished training run.

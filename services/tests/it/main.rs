@@ -7,6 +7,7 @@ mod jobs;
 mod lineage;
 mod logged_models;
 mod projects;
+mod registry;
 mod schedules;
 mod serving;
 mod sql_source;

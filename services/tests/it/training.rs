@@ -23,7 +23,7 @@ use uuid::Uuid;
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata");
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/command-trainer");
 
-fn state(pool: PgPool) -> AppState {
+pub(crate) fn state(pool: PgPool) -> AppState {
     let dir = tempfile::tempdir().unwrap().keep();
     AppState::new(pool, ArtifactStore::open(&dir.display().to_string()).unwrap())
         .with_commands(CommandSettings { allow: vec!["python3".into()], ..Default::default() })
@@ -36,7 +36,7 @@ async fn dataset(st: &AppState, p: &Principal, name: &str, bytes: &[u8]) {
     datasets::create_version(st, p, id, Spooled::from_bytes(bytes).unwrap(), input).await.unwrap();
 }
 
-async fn credit(st: &AppState, p: &Principal) {
+pub(crate) async fn credit(st: &AppState, p: &Principal) {
     dataset(st, p, "credit", &std::fs::read(format!("{DATA}/credit_data.csv")).unwrap()).await;
 }
 
@@ -55,7 +55,7 @@ fn credit_prep() -> TransformSpec {
     }
 }
 
-fn spec(algorithm: serde_json::Value) -> TrainingSpec {
+pub(crate) fn spec(algorithm: serde_json::Value) -> TrainingSpec {
     TrainingSpec {
         dataset: "credit".into(),
         version: None,
@@ -74,7 +74,7 @@ fn spec(algorithm: serde_json::Value) -> TrainingSpec {
     }
 }
 
-async fn run_jobs(st: &AppState) -> usize {
+pub(crate) async fn run_jobs(st: &AppState) -> usize {
     let registry = training::register(JobRegistry::new()).provide(st.clone());
     run_pending(&st.db, &registry, &fast_config("trainer")).await.unwrap()
 }

@@ -9,6 +9,7 @@ pub mod endpoints;
 pub mod jobs;
 pub mod preparation;
 pub mod projects;
+pub mod registry;
 pub mod status;
 pub mod tokens;
 pub mod tracking;
@@ -95,6 +96,29 @@ use utoipa::OpenApi;
         endpoints::endpoint_requests,
         endpoints::post_feedback,
         endpoints::submit_batch_prediction,
+        registry::list_models,
+        registry::create_model,
+        registry::get_model,
+        registry::change_model,
+        registry::delete_model,
+        registry::list_versions,
+        registry::create_version,
+        registry::upload_version,
+        registry::get_version,
+        registry::change_version,
+        registry::delete_version,
+        registry::get_alias,
+        registry::set_alias,
+        registry::delete_alias,
+        registry::rollback,
+        registry::request_promotion,
+        registry::list_promotions,
+        registry::get_promotion,
+        registry::review_promotion,
+        registry::cancel_promotion,
+        registry::inbox,
+        registry::list_notifications,
+        registry::mark_read,
     ),
     components(schemas(
         ErrorBody,
@@ -213,6 +237,33 @@ use utoipa::OpenApi;
         endpoints::PredictRequest,
         domain::serving::NewBatchPrediction,
         domain::serving::BatchPredictionSubmitted,
+        domain::training::Signature,
+        domain::training::SignatureColumn,
+        domain::training::OutputSchema,
+        domain::registry::ModelPolicy,
+        domain::registry::AliasInfo,
+        domain::registry::RegisteredModel,
+        domain::registry::SourceKind,
+        domain::registry::ModelFormat,
+        domain::registry::ModelVersion,
+        domain::registry::NewRegisteredModel,
+        domain::registry::ModelChange,
+        domain::registry::NewModelVersion,
+        domain::registry::VersionChange,
+        domain::registry::SetAlias,
+        domain::registry::MarkRead,
+        domain::registry::AliasOutcome,
+        domain::registry::PromotionState,
+        domain::registry::Decision,
+        domain::registry::Review,
+        domain::registry::PromotionRequest,
+        domain::registry::NewPromotion,
+        domain::registry::NewReview,
+        domain::registry::PromotionDetail,
+        domain::registry::AliasEvent,
+        domain::registry::ModelDetail,
+        domain::registry::Notification,
+        domain::registry::Inbox,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -228,6 +279,7 @@ use utoipa::OpenApi;
         (name = "training", description = "Training runs of built-in algorithms, hyper-parameter searches and command trainers"),
         (name = "data-sources", description = "Registered SQL sources (Postgres) that dataset versions can be imported from"),
         (name = "serving", description = "Endpoints serving registered model versions: traffic routes, predictions (also /v2/models/{name}/infer and /endpoints/{name}/invocations), serving-log statistics, recent requests, feedback"),
+        (name = "registry", description = "Registered models, versions, aliases and approval-gated promotion; the caller's inbox"),
         (name = "tracking", description = "Experiments, runs and metric histories (also served MLflow-style at /api/2.0/mlflow)"),
     )
 )]
@@ -264,6 +316,30 @@ pub fn router() -> Router<ServerState> {
         .route("/training/runs/{run_id}/cancel", post(training::cancel_run))
         .route("/training/searches", post(training::submit_search))
         .route("/training/commands", post(training::submit_command))
+        .route("/models", get(registry::list_models).post(registry::create_model))
+        .route(
+            "/models/{name}",
+            get(registry::get_model).patch(registry::change_model).delete(registry::delete_model),
+        )
+        .route("/models/{name}/versions", get(registry::list_versions).post(registry::create_version))
+        .route("/models/{name}/versions/upload", post(registry::upload_version))
+        .route(
+            "/models/{name}/versions/{version}",
+            get(registry::get_version).patch(registry::change_version).delete(registry::delete_version),
+        )
+        .route(
+            "/models/{name}/aliases/{alias}",
+            get(registry::get_alias).put(registry::set_alias).delete(registry::delete_alias),
+        )
+        .route("/models/{name}/aliases/{alias}/rollback", post(registry::rollback))
+        .route("/models/{name}/promotions", post(registry::request_promotion))
+        .route("/promotions", get(registry::list_promotions))
+        .route("/promotions/{id}", get(registry::get_promotion))
+        .route("/promotions/{id}/reviews", post(registry::review_promotion))
+        .route("/promotions/{id}/cancel", post(registry::cancel_promotion))
+        .route("/inbox", get(registry::inbox))
+        .route("/notifications", get(registry::list_notifications))
+        .route("/notifications/read", post(registry::mark_read))
         .route("/data-sources", get(data_sources::list_data_sources).post(data_sources::create_data_source))
         .route("/data-sources/{source}", delete(data_sources::delete_data_source))
         .route("/datasets", get(datasets::list_datasets).post(datasets::create_dataset))

@@ -7,6 +7,7 @@ mod artifacts;
 pub mod error;
 mod experiments;
 mod logged_models;
+mod registry;
 mod runs;
 pub mod wire;
 
@@ -15,7 +16,7 @@ use super::auth::Auth;
 use super::error::ApiError;
 use axum::Router;
 use axum::extract::FromRequest;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use error::{MlResult, MlflowError};
 use services::auth::Principal;
 
@@ -75,6 +76,28 @@ pub fn router() -> Router<ServerState> {
         .route("/logged-models/{model_id}/tags/{*tag_key}", delete(logged_models::delete_tag))
         .route("/logged-models/{model_id}/params", post(logged_models::log_params))
         .route("/logged-models/{model_id}/artifacts/directories", get(logged_models::list_artifacts))
+        .route("/registered-models/create", post(registry::create_model))
+        .route("/registered-models/get", get(registry::get_model))
+        .route("/registered-models/update", patch(registry::update_model))
+        .route("/registered-models/rename", post(registry::rename_model))
+        .route("/registered-models/delete", delete(registry::delete_model))
+        .route("/registered-models/search", get(registry::search_models_get).post(registry::search_models))
+        .route("/registered-models/set-tag", post(registry::set_model_tag))
+        .route("/registered-models/delete-tag", delete(registry::delete_model_tag))
+        .route(
+            "/registered-models/alias",
+            get(registry::get_alias).post(registry::set_alias).delete(registry::delete_alias),
+        )
+        .route("/registered-models/get-latest-versions", post(registry::latest_versions))
+        .route("/model-versions/create", post(registry::create_version))
+        .route("/model-versions/get", get(registry::get_version))
+        .route("/model-versions/update", patch(registry::update_version))
+        .route("/model-versions/delete", delete(registry::delete_version))
+        .route("/model-versions/search", get(registry::search_versions_get).post(registry::search_versions))
+        .route("/model-versions/get-download-uri", get(registry::download_uri))
+        .route("/model-versions/set-tag", post(registry::set_version_tag))
+        .route("/model-versions/delete-tag", delete(registry::delete_version_tag))
+        .route("/model-versions/transition-stage", post(registry::transition_stage))
         .fallback(not_found)
 }
 
