@@ -25,10 +25,11 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 use pages::{
     about::AboutPage, audit::AuditPage, dataset_version::DatasetVersionPage, datasets::DatasetPage,
-    datasets::DatasetsPage, experiments::ComparePage, experiments::ExperimentPage,
-    experiments::ExperimentsPage, experiments::RunPage, home::HomePage, jobs::JobPage, jobs::JobsPage,
-    login::LoginPage, not_found::NotFound, projects::ProjectsPage, settings::SettingsPage,
-    training::TrainingPage, training_run::TrainingRunPage, validation::ValidationPage,
+    datasets::DatasetsPage, endpoints::EndpointPage, endpoints::EndpointsPage, experiments::ComparePage,
+    experiments::ExperimentPage, experiments::ExperimentsPage, experiments::RunPage, home::HomePage,
+    jobs::JobPage, jobs::JobsPage, login::LoginPage, not_found::NotFound, projects::ProjectsPage,
+    settings::SettingsPage, training::TrainingPage, training_run::TrainingRunPage,
+    validation::ValidationPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -74,6 +75,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/datasets/:id/validations/:vid") view=ValidationPage />
                     <Route path=path!("/training") view=TrainingPage />
                     <Route path=path!("/training/runs/:id") view=TrainingRunPage />
+                    <Route path=path!("/endpoints") view=EndpointsPage />
+                    <Route path=path!("/endpoints/:name") view=EndpointPage />
                     <Route path=path!("/jobs") view=JobsPage />
                     <Route path=path!("/jobs/:id") view=JobPage />
                     <Route path=path!("/settings") view=SettingsPage />

@@ -35,6 +35,12 @@ const SECTIONS: &[Section] = &[
         icon: "M4 20V10M10 20V4M16 20v-7M22 20H2",
         min_role: Role::Viewer,
     },
+    Section {
+        href: "/endpoints",
+        label: "Endpoints",
+        icon: "M4 12h4l3-7 4 14 3-7h2",
+        min_role: Role::Viewer,
+    },
     Section { href: "/projects", label: "Projects", icon: "M3 7h7l2 2h9v11H3z", min_role: Role::Viewer },
     Section {
         href: "/jobs",

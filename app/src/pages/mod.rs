@@ -3,6 +3,7 @@ pub mod about;
 pub mod audit;
 pub mod dataset_version;
 pub mod datasets;
+pub mod endpoints;
 pub mod experiments;
 pub mod home;
 pub mod jobs;
