@@ -26,10 +26,10 @@ use leptos_router::path;
 use pages::{
     about::AboutPage, approvals::ApprovalsPage, approvals::PromotionPage, audit::AuditPage,
     dataset_version::DatasetVersionPage, datasets::DatasetPage, datasets::DatasetsPage,
-    experiments::ComparePage, experiments::ExperimentPage, experiments::ExperimentsPage,
-    experiments::RunPage, home::HomePage, jobs::JobPage, jobs::JobsPage, login::LoginPage, models::ModelPage,
-    models::ModelVersionPage, models::ModelsPage, not_found::NotFound, projects::ProjectsPage,
-    settings::SettingsPage, training::TrainingPage, training_run::TrainingRunPage,
+    endpoints::EndpointPage, endpoints::EndpointsPage, experiments::ComparePage, experiments::ExperimentPage,
+    experiments::ExperimentsPage, experiments::RunPage, home::HomePage, jobs::JobPage, jobs::JobsPage,
+    login::LoginPage, models::ModelPage, models::ModelVersionPage, models::ModelsPage, not_found::NotFound,
+    projects::ProjectsPage, settings::SettingsPage, training::TrainingPage, training_run::TrainingRunPage,
     validation::ValidationPage,
 };
 
@@ -81,6 +81,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/models/:name/versions/:version") view=ModelVersionPage />
                     <Route path=path!("/approvals") view=ApprovalsPage />
                     <Route path=path!("/approvals/:id") view=PromotionPage />
+                    <Route path=path!("/endpoints") view=EndpointsPage />
+                    <Route path=path!("/endpoints/:name") view=EndpointPage />
                     <Route path=path!("/jobs") view=JobsPage />
                     <Route path=path!("/jobs/:id") view=JobPage />
                     <Route path=path!("/settings") view=SettingsPage />

@@ -37,6 +37,7 @@ impl From<services::Error> for AppError {
             E::Unauthorized(_) => 401,
             E::Forbidden(_) => 403,
             E::RateLimited { .. } => 429,
+            E::Unavailable(_) => 503,
             E::Db(_) | E::Store(_) | E::Other(_) => 500,
         });
         match e {
@@ -47,6 +48,7 @@ impl From<services::Error> for AppError {
             E::Unauthorized(m) => AppError::Unauthorized(m),
             E::Forbidden(m) => AppError::Forbidden(m),
             E::RateLimited { message, .. } => AppError::Forbidden(message),
+            E::Unavailable(m) => AppError::Conflict(m),
             E::Db(_) | E::Store(_) | E::Other(_) => {
                 // Logged once here, at the boundary; the client gets no internals.
                 tracing::error!(error = ?e, "server function failed");

@@ -116,6 +116,8 @@ pub enum SourceKind {
     Url,
     Sql,
     Prepared,
+    /// Predictions of a model on another version (batch prediction).
+    Predicted,
 }
 
 impl SourceKind {
@@ -126,13 +128,21 @@ impl SourceKind {
             SourceKind::Url => "url",
             SourceKind::Sql => "sql",
             SourceKind::Prepared => "prepared",
+            SourceKind::Predicted => "predicted",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [SourceKind::Upload, SourceKind::Path, SourceKind::Url, SourceKind::Sql, SourceKind::Prepared]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            SourceKind::Upload,
+            SourceKind::Path,
+            SourceKind::Url,
+            SourceKind::Sql,
+            SourceKind::Prepared,
+            SourceKind::Predicted,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 

@@ -17,6 +17,7 @@ pub mod prepare;
 pub mod profile;
 pub mod project;
 pub mod registry;
+pub mod serving;
 pub mod tracking;
 pub mod training;
 pub mod validation;

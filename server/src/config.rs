@@ -82,6 +82,65 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub commands: CommandArgs,
+
+    /// Serve only health, metrics and the prediction routes (`/v2/...`,
+    /// `/endpoints/{name}/invocations`, `/api/v1/endpoints/{name}/predict`): no
+    /// dashboard, no management API, no workers or scheduler. For serving replicas.
+    #[arg(long, env = "CAIRN_SERVING_ONLY")]
+    pub serving_only: bool,
+
+    #[command(flatten)]
+    pub serving: ServingArgs,
+}
+
+/// The serving log's batching, queue and retention.
+#[derive(Args, Clone, Debug)]
+pub struct ServingArgs {
+    /// Milliseconds between flushes of the serving log (at most this much is lost
+    /// if the process dies).
+    #[arg(
+        long = "serving-log-flush-ms",
+        env = "CAIRN_SERVING_LOG_FLUSH_MS",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(10..=60_000)
+    )]
+    pub flush_ms: u64,
+
+    /// Requests waiting to be logged; beyond this they are not logged (counted in
+    /// cairn_serving_log_dropped_total).
+    #[arg(
+        long = "serving-log-queue",
+        env = "CAIRN_SERVING_LOG_QUEUE",
+        default_value_t = 100_000,
+        value_parser = clap::value_parser!(u64).range(1..=10_000_000)
+    )]
+    pub queue: u64,
+
+    /// Days of serving logs kept (older day partitions are dropped by the hourly
+    /// cleanup); 0 keeps them forever.
+    #[arg(
+        long = "serving-log-retention-days",
+        env = "CAIRN_SERVING_LOG_RETENTION_DAYS",
+        default_value_t = 30
+    )]
+    pub retention_days: u32,
+}
+
+impl Default for ServingArgs {
+    fn default() -> Self {
+        Self { flush_ms: 1000, queue: 100_000, retention_days: 30 }
+    }
+}
+
+impl ServingArgs {
+    pub fn settings(&self) -> services::serving::logs::LogSettings {
+        services::serving::logs::LogSettings {
+            flush_interval: std::time::Duration::from_millis(self.flush_ms),
+            queue_capacity: usize::try_from(self.queue).unwrap_or(usize::MAX),
+            retention_days: self.retention_days,
+            ..Default::default()
+        }
+    }
 }
 
 /// Which programs the command trainer may run.
@@ -232,6 +291,9 @@ pub struct WorkerArgs {
     pub sql_sources: SqlSourceArgs,
     #[command(flatten)]
     pub commands: CommandArgs,
+    /// The serving log's retention applies in the hourly cleanup, which workers run.
+    #[command(flatten)]
+    pub serving: ServingArgs,
 }
 
 /// A secret that never appears in logs or `Debug` output.
@@ -296,12 +358,14 @@ pub struct ServeConfig {
     pub sql_sources: SqlSourceSettings,
     pub imports: ImportSettings,
     pub commands: CommandSettings,
+    pub serving_only: bool,
+    pub serving: services::serving::logs::LogSettings,
 }
 
 impl ServeArgs {
     pub fn validate(self) -> Result<ServeConfig, ConfigError> {
         let secret_key = self.secret_key.ok_or(ConfigError::MissingSecretKey)?;
-        if !self.site_root.join("pkg").join("cairn.js").is_file() {
+        if !self.serving_only && !self.site_root.join("pkg").join("cairn.js").is_file() {
             return Err(ConfigError::MissingSite(self.site_root.display().to_string()));
         }
         if !(1024..=10 * 1024 * 1024 * 1024).contains(&self.max_body_bytes) {
@@ -322,6 +386,8 @@ impl ServeArgs {
             sql_sources: self.sql_sources.settings(),
             imports: self.imports.settings(self.max_upload_bytes),
             commands: self.commands.settings(),
+            serving_only: self.serving_only,
+            serving: self.serving.settings(),
         })
     }
 }
@@ -334,7 +400,7 @@ impl ServeConfig {
     /// One line a person can read at start-up; no secrets.
     pub fn summary(&self) -> String {
         format!(
-            "bind={} database={} artifacts={} site_root={} max_body_bytes={} max_upload_bytes={} workers={} secret_key=<set, {} characters> sql_source_allow={} data_path_allow={} data_url_allow={} command_allow={}",
+            "bind={} database={} artifacts={} site_root={} max_body_bytes={} max_upload_bytes={} workers={} secret_key=<set, {} characters> sql_source_allow={} data_path_allow={} data_url_allow={} command_allow={} serving_only={} serving_log_flush_ms={} serving_log_retention_days={}",
             self.bind,
             services::db::redact_url(&self.database_url),
             self.artifacts,
@@ -351,6 +417,9 @@ impl ServeConfig {
             none_if_empty(self.imports.paths.to_string()),
             none_if_empty(self.imports.urls.to_string()),
             none_if_empty(self.commands.allow.join(",")),
+            self.serving_only,
+            self.serving.flush_interval.as_millis(),
+            self.serving.retention_days,
         )
     }
 
@@ -408,6 +477,8 @@ mod tests {
             sql_sources: SqlSourceArgs::default(),
             imports: ImportArgs::default(),
             commands: CommandArgs::default(),
+            serving_only: false,
+            serving: ServingArgs::default(),
         };
         let cfg = args.validate().unwrap();
         let s = cfg.summary();
@@ -494,6 +565,8 @@ mod tests {
             sql_sources: SqlSourceArgs::default(),
             imports: ImportArgs::default(),
             commands: CommandArgs::default(),
+            serving_only: false,
+            serving: ServingArgs::default(),
         };
         let err = args.clone().validate().unwrap_err().to_string();
         assert!(err.contains("CAIRN_SECRET_KEY") && err.contains("make run"), "{err}");

@@ -28,11 +28,12 @@ pub async fn build_state(cfg: &ServeConfig) -> anyhow::Result<ServerState> {
         .with_secrets(secrets)
         .with_sql_sources(cfg.sql_sources.clone())
         .with_imports(cfg.imports.clone())
-        .with_commands(cfg.commands.clone());
+        .with_commands(cfg.commands.clone())
+        .with_serving(cfg.serving.clone());
     Ok(ServerState {
         leptos_options: cfg.leptos_options(),
+        metrics: Metrics::new(Some(services.serving.clone())),
         services,
-        metrics: Metrics::default(),
         limits: Limits { max_body_bytes: cfg.max_body_bytes, max_upload_bytes: cfg.max_upload_bytes },
         cookies: CookieSettings { secure: cfg.secure_cookies() },
     })
@@ -50,10 +51,19 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Scripts and the end-to-end tests read this line to learn the port.
     println!("cairn listening on http://{addr}");
-    tracing::info!(%addr, store = state.services.store.location(), "serving dashboard and API");
-    let background = Background::start(&state.services, cfg.workers, Vec::new()).await?;
-    serve_on(listener, state, shutdown_signal()).await?;
-    background.shutdown().await;
+    let serving = services::serving::start(&state.services).await;
+    if cfg.serving_only {
+        tracing::info!(%addr, "serving predictions only (no dashboard, API, workers or scheduler)");
+        let app = crate::http::serving_router(state);
+        serve_app(listener, app, shutdown_signal()).await?;
+    } else {
+        tracing::info!(%addr, store = state.services.store.location(), "serving dashboard and API");
+        let background = Background::start(&state.services, cfg.workers, Vec::new()).await?;
+        serve_on(listener, state, shutdown_signal()).await?;
+        background.shutdown().await;
+    }
+    // After the last request: what is still queued for the serving log is written.
+    serving.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -70,6 +80,7 @@ impl Background {
         services::jobs::builtin::ensure_schedules(&st.db).await?;
         let registry = services::jobs::builtin::register(JobRegistry::new(), st);
         let registry = services::training::register(registry);
+        let registry = services::serving::batch::register(registry);
         let registry = services::webhooks::install(
             registry,
             std::time::Duration::from_secs(10),
@@ -117,7 +128,8 @@ pub async fn run_worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
     let store = ArtifactStore::open(&args.artifacts)?;
     let mut st = services::AppState::new(pool, store)
         .with_sql_sources(args.sql_sources.settings())
-        .with_commands(args.commands.settings());
+        .with_commands(args.commands.settings())
+        .with_serving(args.serving.settings());
     match &args.secret_key {
         Some(key) => st = st.with_secrets(SecretCipher::from_passphrase(key.expose())?),
         None => tracing::warn!(
@@ -138,13 +150,22 @@ pub async fn serve_on(
     state: ServerState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_app(listener, router(state), shutdown).await
+}
+
+/// [`serve_on`] for a router already built (the serving-only one).
+pub async fn serve_app(
+    listener: TcpListener,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let (tx, mut rx) = watch::channel(false);
     let signalled = async move {
         shutdown.await;
         tracing::info!(grace_s = SHUTDOWN_GRACE.as_secs(), "shutting down: finishing in-flight requests");
         let _ = tx.send(true);
     };
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(signalled);
     tokio::select! {
         res = server => res,

@@ -25,6 +25,10 @@ pub enum Error {
     /// Too many attempts; try again after `retry_after_s` seconds.
     #[error("{message}")]
     RateLimited { retry_after_s: u64, message: String },
+    /// Something this process cannot do right now, though the request is fine (a
+    /// model version that cannot be served, an endpoint not loaded yet).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("database error")]
     Db(#[from] sqlx::Error),
     #[error("artifact store error")]
@@ -40,7 +44,7 @@ impl Error {
 
     /// True for errors caused by the caller's input rather than by Cairn.
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, Self::Db(_) | Self::Store(_) | Self::Other(_))
+        !matches!(self, Self::Db(_) | Self::Store(_) | Self::Other(_) | Self::Unavailable(_))
     }
 }
 

@@ -23,6 +23,7 @@ pub mod queue;
 pub mod registry;
 pub mod schedule;
 pub mod secrets;
+pub mod serving;
 pub mod sql_source;
 pub mod state;
 pub mod tracking;

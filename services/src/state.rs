@@ -4,6 +4,7 @@ use crate::artifacts::ArtifactStore;
 use crate::auth::tokens::TokenCache;
 use crate::datasets::import::ImportSettings;
 use crate::secrets::{SecretCipher, SecretError};
+use crate::serving::{Engine, logs::LogSettings};
 use crate::sql_source::SqlSourceSettings;
 use crate::training::command::CommandSettings;
 use chrono::{DateTime, Utc};
@@ -27,6 +28,9 @@ pub struct AppState {
     pub imports: Arc<ImportSettings>,
     /// Which programs the command trainer may run. The default allows none.
     pub commands: Arc<CommandSettings>,
+    /// The endpoints this process serves and its serving log's queue. Predictions
+    /// go through it; `serving::start` keeps it current and the log flowing.
+    pub serving: Arc<Engine>,
     /// Encrypts stored secrets; None in a process started without `CAIRN_SECRET_KEY`
     /// (tests, a worker not given one), where features that need it fail clearly.
     secrets: Option<SecretCipher>,
@@ -42,6 +46,7 @@ impl AppState {
             sql_sources: Arc::default(),
             imports: Arc::default(),
             commands: Arc::default(),
+            serving: Arc::new(Engine::new(LogSettings::default())),
             secrets: None,
         }
     }
@@ -67,6 +72,13 @@ impl AppState {
     /// Sets the command trainer's allowed programs and limits (from `CAIRN_COMMAND_*`).
     pub fn with_commands(mut self, settings: CommandSettings) -> Self {
         self.commands = Arc::new(settings);
+        self
+    }
+
+    /// Sets the serving log's flush interval, queue and retention (from
+    /// `CAIRN_SERVING_LOG_*`). Call before `serving::start`.
+    pub fn with_serving(mut self, logs: LogSettings) -> Self {
+        self.serving = Arc::new(Engine::new(logs));
         self
     }
 

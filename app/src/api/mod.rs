@@ -202,6 +202,7 @@ pub async fn metric_history(
 }
 pub mod datasets;
 pub mod registry;
+pub mod serving;
 pub mod training;
 
 #[server(endpoint = "runs/artifacts")]

@@ -66,6 +66,13 @@ const SECTIONS: &[Section] = &[
         counts_reviews: true,
     },
     Section {
+        href: "/endpoints",
+        label: "Endpoints",
+        icon: "M4 12h4l3-7 4 14 3-7h2",
+        min_role: Role::Viewer,
+        counts_reviews: false,
+    },
+    Section {
         href: "/projects",
         label: "Projects",
         icon: "M3 7h7l2 2h9v11H3z",

@@ -4,6 +4,7 @@ pub mod approvals;
 pub mod audit;
 pub mod dataset_version;
 pub mod datasets;
+pub mod endpoints;
 pub mod experiments;
 pub mod home;
 pub mod jobs;

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod drift;
 pub mod profile;
+pub mod serving;
 pub mod tracking;
 pub mod train;
 
@@ -29,6 +30,30 @@ pub enum BenchCommand {
     Profile(ProfileBenchArgs),
     /// Training: logistic regression on flights; a random search on credit_data run by queue workers.
     Train(TrainBenchArgs),
+    /// Serving: 1-row and 1,000-row predictions over loopback (log on/off), latency at
+    /// half of peak, and reading 1M logged requests back.
+    Serving(ServingBenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServingBenchArgs {
+    /// The credit_data CSV the model is trained on.
+    #[arg(long, default_value = "testdata/credit_data.csv")]
+    pub credit: PathBuf,
+    /// Seconds of load per measurement.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Concurrent clients for 1-row requests.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Logged requests written for the read_window measurement.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub logged_requests: usize,
+    /// Float features of each logged request.
+    #[arg(long, default_value_t = 20)]
+    pub features: usize,
+    #[command(flatten)]
+    pub bench: BenchArgs,
 }
 
 #[derive(Args, Debug)]
@@ -203,6 +228,20 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 workers: args.workers,
             };
             let result = train::run(&scratch.pool, &settings).await;
+            scratch.drop().await?;
+            result?.print(args.bench.json);
+            Ok(())
+        }
+        BenchCommand::Serving(args) => {
+            let scratch = Scratch::create(&args.bench.db.database_url).await?;
+            let settings = serving::Settings {
+                credit: args.credit,
+                seconds: args.seconds,
+                concurrency: args.concurrency,
+                logged_requests: args.logged_requests,
+                features: args.features,
+            };
+            let result = serving::run(&scratch.pool, &settings).await;
             scratch.drop().await?;
             result?.print(args.bench.json);
             Ok(())

@@ -19,8 +19,19 @@ pub const SESSION_COOKIE: &str = "cairn_session";
 
 /// Paths anyone may fetch without signing in.
 fn is_public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/metrics" | "/favicon.svg" | "/login" | "/api/v1/openapi.json")
-        || path.starts_with("/pkg/")
+    // The V2 health probes are for load balancers, like /healthz; they say nothing
+    // about models.
+    matches!(
+        path,
+        "/healthz"
+            | "/readyz"
+            | "/metrics"
+            | "/favicon.svg"
+            | "/login"
+            | "/api/v1/openapi.json"
+            | "/v2/health/live"
+            | "/v2/health/ready"
+    ) || path.starts_with("/pkg/")
         || path.starts_with("/auth/")
         || path == "/api/v1/login"
 }
@@ -113,6 +124,7 @@ fn is_page_view(method: &Method, path: &str) -> bool {
         && !is_public(path)
         && !path.starts_with("/api/")
         && !path.starts_with("/ajax-api/")
+        && !super::serving::is_serving_path(path)
 }
 
 /// Cookie-authenticated writes must come from a page of ours. Browsers send

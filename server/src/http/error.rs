@@ -81,6 +81,7 @@ impl From<services::Error> for ApiError {
                 retry_after_s: None,
             },
             E::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            E::Unavailable(m) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
             E::TooLarge(m) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m),
             E::Unauthorized(m) => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", m),
             E::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),

@@ -5,7 +5,9 @@
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -42,6 +44,13 @@ fn latency_histogram() -> Histogram {
 
 impl Default for Metrics {
     fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+impl Metrics {
+    /// The HTTP metrics, plus the serving engine's counters when one is given.
+    pub fn new(serving: Option<Arc<services::serving::Engine>>) -> Self {
         let mut registry = Registry::with_prefix("cairn");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
@@ -51,7 +60,48 @@ impl Default for Metrics {
             "HTTP request latency until the response head is ready",
             latency.clone(),
         );
+        if let Some(engine) = serving {
+            registry.register_collector(Box::new(ServingCollector(engine)));
+        }
         Self { registry: Arc::new(registry), requests, latency }
+    }
+}
+
+/// The serving engine's counters, read at each scrape.
+#[derive(Debug)]
+struct ServingCollector(Arc<services::serving::Engine>);
+
+impl Collector for ServingCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let e = &self.0;
+        let log = &e.logs.stats;
+        let counters = [
+            ("serving_requests", "Predictions answered or refused after routing", e.requests.load(Relaxed)),
+            ("serving_errors", "Prediction requests refused or failed", e.errors.load(Relaxed)),
+            ("serving_log_queued", "Requests queued for the serving log", log.queued.load(Relaxed)),
+            (
+                "serving_log_dropped",
+                "Requests not logged because the serving log's queue was full",
+                log.dropped.load(Relaxed),
+            ),
+            (
+                "serving_log_written",
+                "Requests written to the serving log",
+                log.written_requests.load(Relaxed),
+            ),
+            (
+                "serving_log_failed",
+                "Requests lost because a serving-log write failed",
+                log.failed.load(Relaxed),
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(metric)?;
+        }
+        Ok(())
     }
 }
 

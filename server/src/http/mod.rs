@@ -7,6 +7,7 @@ pub mod error;
 pub mod metrics;
 pub mod mlflow;
 pub mod ops;
+pub mod serving;
 
 use axum::Router;
 use axum::body::Body;
@@ -24,7 +25,7 @@ use std::time::Duration;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::TraceLayer;
 use tracing::Level;
 
 /// Everything a handler can reach. Cheap to clone.
@@ -71,10 +72,8 @@ pub fn router(state: ServerState) -> Router {
     let services = state.services.clone();
     let leptos_context = move || provide_context(services.clone());
     let options = state.leptos_options.clone();
-    let limit = state.limits.max_body_bytes;
-    let limits = state.limits;
 
-    Router::new()
+    let app = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -86,10 +85,40 @@ pub fn router(state: ServerState) -> Router {
         .nest("/ajax-api/2.0/mlflow", mlflow::router())
         .nest("/api/2.0/mlflow-artifacts", mlflow::artifacts_router())
         .nest("/ajax-api/2.0/mlflow-artifacts", mlflow::artifacts_router())
+        .merge(serving::router())
         .leptos_routes_with_context(&state, routes, leptos_context, move || app::shell(options.clone()))
         .fallback(fallback)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .method_not_allowed_fallback(method_not_allowed);
+    with_layers(app, state)
+}
+
+/// `cairn serve --serving-only`: health, metrics and the prediction protocols; no
+/// dashboard, no management API.
+pub fn serving_router(state: ServerState) -> Router {
+    let app = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/v1/endpoints/{name}/predict", axum::routing::post(api::endpoints::predict))
+        .merge(serving::router())
+        .fallback(serving_fallback)
+        .method_not_allowed_fallback(method_not_allowed);
+    with_layers(app, state)
+}
+
+async fn serving_fallback(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "there is no route {method} {} on this serving-only replica: it answers /v2/..., /endpoints/{{name}}/invocations and /api/v1/endpoints/{{name}}/predict",
+        uri.path()
+    ))
+}
+
+/// The layers every route has: authentication, metrics, request id, trace span,
+/// panic catcher, body limits.
+fn with_layers(app: Router<ServerState>, state: ServerState) -> Router {
+    let limit = state.limits.max_body_bytes;
+    let limits = state.limits;
+    app.layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(
             ServiceBuilder::new()
@@ -97,11 +126,7 @@ pub fn router(state: ServerState) -> Router {
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(request_span)
-                        .on_response(
-                            DefaultOnResponse::new()
-                                .level(Level::INFO)
-                                .latency_unit(tower_http::LatencyUnit::Micros),
-                        )
+                        .on_response(log_response)
                         // Failures are logged where they are handled (http::error), once.
                         .on_failure(()),
                 )
@@ -113,7 +138,26 @@ pub fn router(state: ServerState) -> Router {
         .with_state(state)
 }
 
+/// One line per response: INFO, except the prediction routes (DEBUG, see
+/// `request_span`), whose span is then a DEBUG span or disabled.
+fn log_response<B>(response: &axum::http::Response<B>, latency: Duration, span: &tracing::Span) {
+    let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+    let status = response.status().as_u16();
+    let quiet = span.metadata().is_none_or(|m| *m.level() > Level::INFO);
+    if quiet {
+        tracing::debug!(latency_us, status, "finished processing request");
+    } else {
+        tracing::info!(latency_us, status, "finished processing request");
+    }
+}
+
 fn request_span(req: &Request<Body>) -> tracing::Span {
+    if serving::is_serving_path(req.uri().path()) {
+        // Thousands a second: a DEBUG span (disabled unless DEBUG is on) still
+        // carries the request id when it is.
+        let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+        return tracing::debug_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %request_id);
+    }
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
     tracing::info_span!(

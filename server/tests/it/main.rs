@@ -9,6 +9,7 @@ mod jobs;
 mod mlflow;
 mod preparation;
 mod registry;
+mod serving;
 mod support;
 mod tracking;
 mod training;

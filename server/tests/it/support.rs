@@ -141,3 +141,21 @@ pub async fn post_json(app: &Router, uri: &str, body: &str) -> Reply {
     )
     .await
 }
+
+/// Polls `check` until it returns true or `within` passes; true if it held in time.
+pub async fn eventually<F, Fut>(within: std::time::Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -106,7 +106,10 @@ pub async fn prepare_version(
     // Only now, with the spec known to fit the data, is anything created.
     let train_ds = output_dataset(st, p, &input, output).await?;
     let test_ds = match computed.test {
-        Some(_) => Some(dataset_named(st, p, &input, &format!("{}{TEST_SUFFIX}", train_ds.name)).await?),
+        Some(_) => Some(
+            dataset_named(st, p, &input, &format!("{}{TEST_SUFFIX}", train_ds.name), &prepared_from(&input))
+                .await?,
+        ),
         None => None,
     };
     let blob = st.store.put_blob(computed.fitted_json).await?;
@@ -242,7 +245,11 @@ async fn output_dataset(
         }
         None => format!("{}{OUTPUT_SUFFIX}", input.name),
     };
-    not_the_input(dataset_named(st, p, input, &name).await?, input)
+    not_the_input(dataset_named(st, p, input, &name, &prepared_from(input)).await?, input)
+}
+
+fn prepared_from(input: &Dataset) -> String {
+    format!("Prepared from dataset '{}'.", input.name)
 }
 
 /// Prepared rows next to raw ones would make "the latest version" mean either.
@@ -257,16 +264,22 @@ fn not_the_input(ds: Dataset, input: &Dataset) -> Result<Dataset> {
     Ok(ds)
 }
 
-/// The dataset called `name`, created in the input's project when missing. A
-/// concurrent creation of the same name is found on the retry.
-async fn dataset_named(st: &AppState, p: &Principal, input: &Dataset, name: &str) -> Result<Dataset> {
+/// The dataset called `name`, created in the input's project (with `description`)
+/// when missing. A concurrent creation of the same name is found on the retry.
+pub(crate) async fn dataset_named(
+    st: &AppState,
+    p: &Principal,
+    input: &Dataset,
+    name: &str,
+    description: &str,
+) -> Result<Dataset> {
     match super::resolve(st, p, name).await {
         Err(Error::NotFound { .. }) => {}
         found => return found,
     }
     let new = NewDataset {
         name: name.to_string(),
-        description: format!("Prepared from dataset '{}'.", input.name),
+        description: description.to_string(),
         project_id: Some(input.project_id),
     };
     match super::create(st, p, new).await {

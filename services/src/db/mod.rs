@@ -12,6 +12,7 @@ pub mod overview;
 pub mod projects;
 pub mod registry;
 pub mod schedules;
+pub mod serving;
 pub mod sessions;
 pub mod tokens;
 pub mod tracking;

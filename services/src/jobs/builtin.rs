@@ -2,7 +2,8 @@
 //! - `system.selfcheck`: a worker probes the database and the artifact store and
 //!   logs what it finds, one line per probe. Operators start it from the Jobs page
 //!   to see that workers run, reach Postgres and can write artifacts.
-//! - `system.cleanup`: deletes expired sessions; scheduled hourly at start-up.
+//! - `system.cleanup`: deletes expired sessions and serving-log partitions past
+//!   their retention; scheduled hourly at start-up.
 
 use crate::queue::{self, Job, JobCtx, JobRegistry, Permanent};
 use crate::schedule::{self, ScheduleSpec};
@@ -89,6 +90,17 @@ impl Job for Cleanup {
     async fn run(self, ctx: JobCtx) -> anyhow::Result<()> {
         let n = db::sessions::delete_expired(ctx.db()).await?;
         ctx.log(format!("deleted {n} expired sessions")).await?;
+        let st = ctx.require::<AppState>()?;
+        let dropped = crate::serving::logs::apply_retention(&st, chrono::Utc::now().date_naive()).await?;
+        if !dropped.is_empty() {
+            let days: Vec<String> = dropped.iter().map(|d| d.to_string()).collect();
+            ctx.log(format!(
+                "dropped the serving log of {} (older than {} days)",
+                days.join(", "),
+                st.serving.logs.settings.retention_days
+            ))
+            .await?;
+        }
         Ok(())
     }
 }

@@ -21,7 +21,7 @@
 
 pub mod command;
 mod job;
-mod lifecycle;
+pub(crate) mod lifecycle;
 pub mod search;
 
 pub use job::TrainJob;

@@ -9,6 +9,7 @@ mod logged_models;
 mod projects;
 mod registry;
 mod schedules;
+mod serving;
 mod sql_source;
 mod support;
 mod tracking;

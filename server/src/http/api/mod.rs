@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod data_sources;
 pub mod datasets;
+pub mod endpoints;
 pub mod jobs;
 pub mod preparation;
 pub mod projects;
@@ -85,6 +86,16 @@ use utoipa::OpenApi;
         training::list_runs,
         training::get_run,
         training::cancel_run,
+        endpoints::list_endpoints,
+        endpoints::create_endpoint,
+        endpoints::get_endpoint,
+        endpoints::change_endpoint,
+        endpoints::delete_endpoint,
+        endpoints::predict,
+        endpoints::endpoint_stats,
+        endpoints::endpoint_requests,
+        endpoints::post_feedback,
+        endpoints::submit_batch_prediction,
         registry::list_models,
         registry::create_model,
         registry::get_model,
@@ -211,6 +222,21 @@ use utoipa::OpenApi;
         domain::prepare::OrdinalColumn,
         domain::prepare::Standardization,
         domain::prepare::MinMaxRange,
+        domain::serving::Endpoint,
+        domain::serving::EndpointUrls,
+        domain::serving::Route,
+        domain::serving::RouteSpec,
+        domain::serving::NewEndpoint,
+        domain::serving::EndpointChange,
+        domain::serving::PredictResponse,
+        domain::serving::EndpointStats,
+        domain::serving::MinuteStats,
+        domain::serving::LoggedRequest,
+        domain::serving::Feedback,
+        domain::serving::FeedbackAccepted,
+        endpoints::PredictRequest,
+        domain::serving::NewBatchPrediction,
+        domain::serving::BatchPredictionSubmitted,
         domain::training::Signature,
         domain::training::SignatureColumn,
         domain::training::OutputSchema,
@@ -252,6 +278,7 @@ use utoipa::OpenApi;
         (name = "datasets", description = "Datasets and their immutable versions: upload, preview, profile, schema, validation"),
         (name = "training", description = "Training runs of built-in algorithms, hyper-parameter searches and command trainers"),
         (name = "data-sources", description = "Registered SQL sources (Postgres) that dataset versions can be imported from"),
+        (name = "serving", description = "Endpoints serving registered model versions: traffic routes, predictions (also /v2/models/{name}/infer and /endpoints/{name}/invocations), serving-log statistics, recent requests, feedback"),
         (name = "registry", description = "Registered models, versions, aliases and approval-gated promotion; the caller's inbox"),
         (name = "tracking", description = "Experiments, runs and metric histories (also served MLflow-style at /api/2.0/mlflow)"),
     )
@@ -331,6 +358,16 @@ pub fn router() -> Router<ServerState> {
             get(datasets::list_validations).post(datasets::create_validation),
         )
         .route("/validations/{validation_id}", get(datasets::get_validation))
+        .route("/endpoints", get(endpoints::list_endpoints).post(endpoints::create_endpoint))
+        .route(
+            "/endpoints/{name}",
+            get(endpoints::get_endpoint).patch(endpoints::change_endpoint).delete(endpoints::delete_endpoint),
+        )
+        .route("/endpoints/{name}/predict", post(endpoints::predict))
+        .route("/endpoints/{name}/stats", get(endpoints::endpoint_stats))
+        .route("/endpoints/{name}/requests", get(endpoints::endpoint_requests))
+        .route("/endpoints/{name}/feedback", post(endpoints::post_feedback))
+        .route("/batch-predictions", post(endpoints::submit_batch_prediction))
 }
 
 /// Documents the bearer-token scheme every endpoint accepts.

@@ -45,6 +45,7 @@ impl From<services::Error> for MlflowError {
             E::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
             E::Forbidden(_) => (StatusCode::FORBIDDEN, "PERMISSION_DENIED"),
             E::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "REQUEST_LIMIT_EXCEEDED"),
+            E::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "TEMPORARILY_UNAVAILABLE"),
             E::Db(_) | E::Store(_) | E::Other(_) => {
                 tracing::error!(error = ?e, "mlflow request failed");
                 return Self {
