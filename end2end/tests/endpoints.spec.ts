@@ -1,53 +1,74 @@
-import { expect, request as pwRequest, test } from '@playwright/test';
+// Endpoints as their users meet them: create one for a production model, call it,
+// read its traffic; and the issue's "done when": while a load runs, an approver
+// approves a new version in the browser and the endpoint swaps to it with no failed
+// request.
+import { expect, Page, request as pwRequest, test } from '@playwright/test';
 import * as fs from 'fs';
 import * as path from 'path';
-import { open, screenshot, signIn, url } from './util';
+import { creditDataset, DATA, open, sameOrigin, screenshot, signIn, url } from './util';
 
-const DATA = path.resolve(__dirname, '../../testdata');
+type Who = { username: string; password: string };
+
+/** A finished logistic-regression run on the dataset (REST), polled until it ends. */
+async function train(page: Page, dataset: string, alpha: number): Promise<string> {
+  const spec = { dataset, target: 'Status', auto_prepare: true, algorithm: { name: 'logistic_regression', alpha } };
+  const r = await page.request.post(url('/api/v1/training/runs'), { data: spec, headers: sameOrigin() });
+  expect(r.status(), await r.text()).toBe(201);
+  const runId: string = (await r.json()).run_id;
+  await expect
+    .poll(async () => (await (await page.request.get(url(`/api/v1/training/runs/${runId}`))).json()).summary.state, { timeout: 120_000 })
+    .toBe('finished');
+  return runId;
+}
+
+/** Registers the run as the model's next version; returns its number. */
+async function register(page: Page, model: string, runId: string): Promise<number> {
+  const r = await page.request.post(url(`/api/v1/models/${model}/versions`), { data: { source: runId }, headers: sameOrigin() });
+  expect(r.status(), await r.text()).toBe(201);
+  return (await r.json()).version;
+}
+
+/** Asks for production (the page's user is the requester); returns the request id. */
+async function requestProduction(page: Page, model: string, version: number): Promise<string> {
+  const r = await page.request.put(url(`/api/v1/models/${model}/aliases/production`), {
+    data: { version, comment: `v${version} for the credit desk` }, headers: sameOrigin(),
+  });
+  expect(r.status(), await r.text()).toBe(202);
+  return (await r.json()).request.promotion_request_id;
+}
+
+async function makeApprover(page: Page): Promise<Who> {
+  const who = { username: `appr-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e4)}`, password: 'Correct-Horse-Battery-9' };
+  const r = await page.request.post(url('/api/v1/users'), { data: { ...who, role: 'approver' }, headers: sameOrigin() });
+  expect(r.status(), await r.text()).toBe(201);
+  return who;
+}
 
 /** A credit model trained, registered and approved into production through the API. */
-async function productionModel(page: import('@playwright/test').Page): Promise<string> {
-  const tag = `${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
-  const name = `credit-${tag}`;
-  const headers = { origin: new URL(url('/')).origin };
-  const post = async (p: string, data: unknown, status = 201) => {
-    const r = await page.request.post(url(p), { data, headers });
-    expect(r.status(), await r.text()).toBe(status);
-    return r.json();
-  };
-  await post('/api/v1/datasets', { name });
-  const up = await page.request.post(url(`/api/v1/datasets/${name}/versions?file_name=credit_data.csv`), {
-    data: fs.readFileSync(path.join(DATA, 'credit_data.csv')),
-    headers: { ...headers, 'content-type': 'application/octet-stream' },
-  });
-  expect(up.status(), await up.text()).toBe(201);
-  const run = await post('/api/v1/training/runs', {
-    dataset: name, target: 'Status', auto_prepare: true, algorithm: { name: 'logistic_regression' },
-  });
-  await expect.poll(async () => {
-    const d = await (await page.request.get(url(`/api/v1/training/runs/${run.run_id}`))).json();
-    return d.summary.state;
-  }, { timeout: 120_000 }).toBe('finished');
-  await post('/api/v1/models', { name });
-  await post(`/api/v1/models/${name}/versions`, { source: run.run_id });
-  const asked = await page.request.put(url(`/api/v1/models/${name}/aliases/production`), {
-    data: { version: 1, comment: 'first credit model' }, headers,
-  });
-  expect(asked.status(), await asked.text()).toBe(202);
-  const requestId = (await asked.json()).request.promotion_request_id;
-
-  // Another user, an approver, approves it.
-  const approver = { username: `appr-${tag}`, password: 'Correct-Horse-Battery-9' };
-  await post('/api/v1/users', { ...approver, role: 'approver' });
+async function productionModel(page: Page): Promise<{ model: string; dataset: string; approver: Who }> {
+  const dataset = await creditDataset(page);
+  const model = dataset;
+  const runId = await train(page, dataset, 1.0);
+  const made = await page.request.post(url('/api/v1/models'), { data: { name: model }, headers: sameOrigin() });
+  expect(made.status(), await made.text()).toBe(201);
+  const requestId = await requestProduction(page, model, await register(page, model, runId));
+  const approver = await makeApprover(page);
   const other = await pwRequest.newContext();
-  const login = await other.post(url('/api/v1/login'), { data: approver });
-  expect(login.status(), await login.text()).toBe(200);
+  expect((await other.post(url('/api/v1/login'), { data: approver })).status()).toBe(200);
   const review = await other.post(url(`/api/v1/promotions/${requestId}/reviews`), {
-    data: { decision: 'approve', comment: 'looks right' }, headers,
+    data: { decision: 'approve', comment: 'looks right' }, headers: sameOrigin(),
   });
   expect(review.status(), await review.text()).toBe(200);
   await other.dispose();
-  return name;
+  return { model, dataset, approver };
+}
+
+async function createEndpoint(page: Page, name: string, model: string) {
+  const r = await page.request.post(url('/api/v1/endpoints'), { data: { name, model }, headers: sameOrigin() });
+  expect(r.status(), await r.text()).toBe(201);
+  await expect
+    .poll(async () => (await (await page.request.get(url(`/api/v1/endpoints/${name}`))).json()).ready, { timeout: 15_000 })
+    .toBe(true);
 }
 
 /** The first rows of credit_data.csv as records by feature name (target left out). */
@@ -68,7 +89,7 @@ function creditRecords(n: number): Record<string, string | number>[] {
 test('an endpoint serves the production model; its page shows traffic, latency and the logged requests', async ({ page }) => {
   test.setTimeout(240_000);
   await signIn(page);
-  const model = await productionModel(page);
+  const { model } = await productionModel(page);
   const endpoint = `ep-${model}`;
 
   await open(page, '/endpoints');
@@ -84,7 +105,7 @@ test('an endpoint serves the production model; its page shows traffic, latency a
   await expect(routes).toContainText('loaded', { timeout: 15_000 });
 
   // Predictions by feature name; they show up in the serving log on the page.
-  const headers = { origin: new URL(url('/')).origin };
+  const headers = sameOrigin();
   for (const batch of [1, 1, 5]) {
     const r = await page.request.post(url(`/api/v1/endpoints/${endpoint}/predict`), {
       data: { records: creditRecords(batch) }, headers,
@@ -132,4 +153,51 @@ test('an endpoint serves the production model; its page shows traffic, latency a
   await open(page, '/endpoints');
   await expect(page.getByTestId('endpoints').getByRole('row').filter({ hasText: endpoint })).toContainText('serving');
   await screenshot(page, 'endpoints');
+});
+
+test('an approved promotion swaps the endpoint to the new version under load, with no failed request', async ({ page, browser }) => {
+  test.setTimeout(300_000);
+  await signIn(page);
+  const { model, dataset, approver } = await productionModel(page);
+  const endpoint = `swap-${model}`;
+  await createEndpoint(page, endpoint, model);
+  const v2 = await register(page, model, await train(page, dataset, 0.01));
+  const requestId = await requestProduction(page, model, v2);
+
+  // A load of 8 concurrent clients until told to stop.
+  const records = creditRecords(3);
+  const seen: { status: number; version?: number }[] = [];
+  let stop = false;
+  const client = async () => {
+    while (!stop) {
+      const r = await page.request.post(url(`/api/v1/endpoints/${endpoint}/predict`), { data: { records }, headers: sameOrigin() });
+      const body = r.ok() ? await r.json() : undefined;
+      seen.push({ status: r.status(), version: body?.model_version });
+    }
+  };
+  const load = Promise.all(Array.from({ length: 8 }, client));
+  await expect.poll(() => seen.length, { timeout: 30_000 }).toBeGreaterThan(50);
+
+  // The approver approves in the browser.
+  const approverPage = await (await browser.newContext()).newPage();
+  await signIn(approverPage, approver);
+  await open(approverPage, `/approvals/${requestId}`);
+  await approverPage.getByLabel('Review comment').fill('Better calibrated; ship it');
+  await approverPage.getByRole('button', { name: 'Approve' }).click();
+  await expect(approverPage.getByTestId('request-state')).toHaveText('approved');
+
+  // The endpoint follows production: answers switch to v2 while the load goes on.
+  await expect.poll(() => seen.filter((s) => s.version === v2).length, { timeout: 30_000 }).toBeGreaterThan(50);
+  stop = true;
+  await load;
+  const failed = seen.filter((s) => s.status !== 200);
+  expect(failed, `failed requests during the swap (of ${seen.length})`).toEqual([]);
+  expect(seen.filter((s) => s.version === 1).length).toBeGreaterThan(0);
+
+  // The endpoint page shows the new version and its traffic.
+  await open(page, `/endpoints/${endpoint}`);
+  await expect(page.getByTestId('routes')).toContainText(`@production → v${v2}`);
+  await expect(page.getByTestId('recent-requests')).toContainText(`v${v2}`, { timeout: 20_000 });
+  await expect(page.getByTestId('endpoint-charts')).toContainText(`v${v2}`);
+  await screenshot(page, 'endpoint-after-swap');
 });
