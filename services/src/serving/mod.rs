@@ -679,7 +679,7 @@ pub async fn recent_requests(
         fetch = (fetch * 4).min(256);
         let _ = rows_read;
     }
-    out.sort_by(|a, b| b.at.cmp(&a.at));
+    out.sort_by_key(|r| std::cmp::Reverse(r.at));
     out.truncate(limit);
     Ok(out)
 }
