@@ -3,23 +3,15 @@
 //! request or an approver's rollback. This module is the only writer of
 //! `model_alias`, so no API can go around the rule.
 
-use super::{get_version, model_row, promotion};
+use super::{get_version, model_row, policy_of, promotion};
 use crate::auth::audit::{self, Outcome};
 use crate::auth::{Action, Principal, authorize};
 use crate::db::registry::{self as q, ModelRow, NewAliasEvent};
 use crate::{AppState, Error, Result, webhooks};
-use domain::registry::{AliasInfo, AliasOutcome, ModelPolicy, NewPromotion, check_alias};
+use domain::registry::{AliasInfo, AliasOutcome, NewPromotion, check_alias};
 use domain::{ModelVersionId, UserId};
 use sqlx::PgConnection;
 use uuid::Uuid;
-
-fn policy_of(m: &ModelRow) -> ModelPolicy {
-    ModelPolicy {
-        protected_aliases: m.protected_aliases.clone(),
-        required_approvals: u8::try_from(m.required_approvals).unwrap_or(1),
-        require_gates: m.require_gates,
-    }
-}
 
 /// Points `alias` at `version`: moved at once when unprotected, otherwise a
 /// promotion request is created (or the open one for the same version returned).

@@ -42,16 +42,21 @@ fn invalid(field: &str, msg: impl Into<String>) -> Error {
     ValidationError::new(field, msg).into()
 }
 
+/// A model row's approval policy.
+pub(crate) fn policy_of(m: &ModelRow) -> ModelPolicy {
+    ModelPolicy {
+        protected_aliases: m.protected_aliases.clone(),
+        required_approvals: u8::try_from(m.required_approvals).unwrap_or(1),
+        require_gates: m.require_gates,
+    }
+}
+
 pub(crate) fn to_model(
     r: ModelRow,
     tags: &mut HashMap<String, Vec<KeyValueRow>>,
     aliases: &[q::AliasRow],
 ) -> RegisteredModel {
-    let policy = ModelPolicy {
-        protected_aliases: r.protected_aliases,
-        required_approvals: u8::try_from(r.required_approvals).unwrap_or(1),
-        require_gates: r.require_gates,
-    };
+    let policy = policy_of(&r);
     let aliases = aliases
         .iter()
         .filter(|a| a.registered_model_id == r.registered_model_id)

@@ -5,7 +5,7 @@
 //! webhooks (`promotion.requested`, `model.promoted`, `promotion.rejected`) fire.
 
 use super::aliases::move_alias;
-use super::{get_version, get_version_by_id, model_row, versions_from_rows};
+use super::{get_version, get_version_by_id, model_row, policy_of, versions_from_rows};
 use crate::auth::audit::{self, Outcome};
 use crate::auth::{Action, Principal, authorize};
 use crate::db::registry::{self as q, NewRequestRow, RequestRow};
@@ -81,6 +81,19 @@ fn gates_block(policy: &ModelPolicy, v: &ModelVersion) -> Option<String> {
     ))
 }
 
+/// Tells people in-app and subscribers by webhook, in the deciding transaction.
+async fn announce(
+    conn: &mut sqlx::PgConnection,
+    users: &[Uuid],
+    notice: &Notice<'_>,
+    event: &str,
+    data: &serde_json::Value,
+) -> Result<()> {
+    notifications::notify(&mut *conn, users, notice).await?;
+    webhooks::emit(conn, domain::DEFAULT_PROJECT_ID, event, data).await?;
+    Ok(())
+}
+
 fn link(id: Uuid) -> String {
     format!("/approvals/{id}")
 }
@@ -95,11 +108,7 @@ pub async fn request(
     authorize(p, Action::Write)?;
     check_alias(&new.alias)?;
     let model = model_row(&st.db, model_name).await?;
-    let policy = ModelPolicy {
-        protected_aliases: model.protected_aliases.clone(),
-        required_approvals: u8::try_from(model.required_approvals).unwrap_or(1),
-        require_gates: model.require_gates,
-    };
+    let policy = policy_of(&model);
     if !policy.is_protected(&new.alias) {
         return Err(ValidationError::new(
             "alias",
@@ -144,10 +153,10 @@ pub async fn request(
             let reviewers = notifications::approvers(&mut tx, Some(p.user_id.0)).await?;
             let notice =
                 Notice { kind: "promotion.requested", title: &title, body: row.comment, link: &link(id) };
-            notifications::notify(&mut tx, &reviewers, &notice).await?;
-            webhooks::emit(
+            announce(
                 &mut tx,
-                domain::DEFAULT_PROJECT_ID,
+                &reviewers,
+                &notice,
                 "promotion.requested",
                 &serde_json::json!({ "request_id": id, "model": model.name, "alias": alias,
                                      "version": v.version, "requested_by": p.username }),
@@ -228,10 +237,10 @@ pub async fn review(
                 body: new.comment.trim(),
                 link: &link(id.0),
             };
-            notifications::notify(&mut tx, &requester, &notice).await?;
-            webhooks::emit(
+            announce(
                 &mut tx,
-                domain::DEFAULT_PROJECT_ID,
+                &requester,
+                &notice,
                 "promotion.rejected",
                 &serde_json::json!({ "request_id": id.0, "model": req.model_name, "alias": req.alias,
                                      "version": req.version, "by": p.username, "comment": new.comment }),
@@ -243,11 +252,7 @@ pub async fn review(
             let needed = i64::from(model.required_approvals.max(i16::from(req.required_approvals)));
             if approvals >= needed {
                 // The policy may have changed since the request: check the gates again.
-                let policy = ModelPolicy {
-                    protected_aliases: model.protected_aliases.clone(),
-                    required_approvals: req.required_approvals,
-                    require_gates: model.require_gates,
-                };
+                let policy = policy_of(&model);
                 let candidate = get_version_by_id(st, req.model_version_id).await?;
                 if let Some(why) = gates_block(&policy, &candidate) {
                     return Err(Error::Conflict(why));
@@ -272,10 +277,10 @@ pub async fn review(
                     body: new.comment.trim(),
                     link: &link(id.0),
                 };
-                notifications::notify(&mut tx, &requester, &notice).await?;
-                webhooks::emit(
+                announce(
                     &mut tx,
-                    domain::DEFAULT_PROJECT_ID,
+                    &requester,
+                    &notice,
                     "model.promoted",
                     &serde_json::json!({ "request_id": id.0, "model": req.model_name, "alias": req.alias,
                                          "version": req.version, "from_version_id": from, "by": p.username }),
@@ -384,11 +389,7 @@ pub async fn detail(st: &AppState, p: &Principal, id: PromotionRequestId) -> Res
             Some(format!("nothing is in {} yet: there is no version to compare with", request.alias)),
         ),
     };
-    let policy = ModelPolicy {
-        protected_aliases: model.protected_aliases.clone(),
-        required_approvals: request.required_approvals,
-        require_gates: model.require_gates,
-    };
+    let policy = policy_of(&model);
     let can_review = request.state == PromotionState::Pending
         && authorize(p, Action::Approve).is_ok()
         && request.requested_by_id != Some(p.user_id)

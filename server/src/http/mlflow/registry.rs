@@ -355,6 +355,16 @@ fn page<T>(items: Vec<T>, s: &Search) -> MlResult<(Vec<T>, Option<String>)> {
     Ok((items, next))
 }
 
+/// `{<key>: items, next_page_token?}`, MLflow's page shape.
+fn paged(key: &str, items: Vec<Value>, next: Option<String>) -> Json<Value> {
+    let mut body = serde_json::Map::new();
+    body.insert(key.into(), Value::Array(items));
+    if let Some(n) = next {
+        body.insert("next_page_token".into(), json!(n));
+    }
+    Json(Value::Object(body))
+}
+
 async fn search_models_impl(st: &ServerState, p: &Principal, s: Search) -> MlResult<Json<Value>> {
     let clauses = parse_filter(s.filter.as_deref().unwrap_or(""))?;
     let mut found = Vec::new();
@@ -372,11 +382,7 @@ async fn search_models_impl(st: &ServerState, p: &Principal, s: Search) -> MlRes
     for m in &models {
         out.push(model_with_latest(st, p, m).await?);
     }
-    let mut body = json!({ "registered_models": out });
-    if let (Some(n), Some(o)) = (next, body.as_object_mut()) {
-        o.insert("next_page_token".into(), json!(n));
-    }
-    Ok(Json(body))
+    Ok(paged("registered_models", out, next))
 }
 
 pub async fn search_models(
@@ -424,11 +430,7 @@ async fn search_versions_impl(st: &ServerState, p: &Principal, s: Search) -> MlR
         }
     }
     let (versions, next) = page(found, &s)?;
-    let mut body = json!({ "model_versions": versions.iter().map(version_json).collect::<Vec<_>>() });
-    if let (Some(n), Some(o)) = (next, body.as_object_mut()) {
-        o.insert("next_page_token".into(), json!(n));
-    }
-    Ok(Json(body))
+    Ok(paged("model_versions", versions.iter().map(version_json).collect(), next))
 }
 
 pub async fn search_versions(
