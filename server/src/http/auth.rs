@@ -3,7 +3,6 @@
 //! origin (CSRF); page views without a session are sent to the login page.
 //! What a caller may do is decided in `services::auth`, not here.
 
-use super::ServerState;
 use super::error::ApiError;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -75,7 +74,7 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeAuth {
 }
 
 pub async fn authenticate(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     jar: CookieJar,
     mut req: Request,
     next: Next,
@@ -90,12 +89,12 @@ pub async fn authenticate(
             )
             .into_response();
         };
-        match services::auth::tokens::verify(&st.services, token.trim(), ip.as_deref()).await {
+        match services::auth::tokens::verify(&st, token.trim(), ip.as_deref()).await {
             Ok(p) => Some(p),
             Err(e) => return ApiError::from(e).into_response(),
         }
     } else if let Some(cookie) = jar.get(SESSION_COOKIE) {
-        match services::auth::sessions::resolve(&st.services, cookie.value(), ip.as_deref()).await {
+        match services::auth::sessions::resolve(&st, cookie.value(), ip.as_deref()).await {
             Ok(p) => p,
             Err(e) => return ApiError::from(e).into_response(),
         }

@@ -118,7 +118,9 @@ async fn serving_fallback(method: Method, uri: Uri) -> ApiError {
 fn with_layers(app: Router<ServerState>, state: ServerState) -> Router {
     let limit = state.limits.max_body_bytes;
     let limits = state.limits;
-    app.layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+    // The middleware gets only what it reads: cloning the whole state (Leptos'
+    // options hold strings) on every request showed in the serving profile.
+    app.layer(middleware::from_fn_with_state(state.services.clone(), auth::authenticate))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(
             ServiceBuilder::new()

@@ -309,6 +309,15 @@ impl LoadedEndpoint {
         Ok(&self.routes[i])
     }
 
+    /// The non-shadow route with the most traffic (what metadata describes).
+    pub fn primary(&self) -> Result<&LoadedRoute> {
+        self.live
+            .iter()
+            .map(|(_, i)| &self.routes[*i])
+            .max_by_key(|r| r.traffic_percent)
+            .ok_or_else(|| Error::Unavailable(format!("endpoint '{}' has no route with traffic", self.name)))
+    }
+
     /// The route serving version `v` (any route, shadows included).
     pub fn by_version(&self, v: i32) -> Result<&LoadedRoute> {
         self.routes.iter().find(|r| r.version == Some(v)).ok_or_else(|| {

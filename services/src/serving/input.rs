@@ -299,6 +299,138 @@ impl<'de> Deserialize<'de> for Record {
     }
 }
 
+/// A JSON array of records read straight into columns: keys are matched against the
+/// first record's without allocating (borrowed from the body), so a 1,000-row
+/// request costs one name per feature, not one per cell. Records that disagree
+/// with the first are reported by [`RecordColumns::into_columns`], naming the record.
+#[derive(Debug, Default)]
+pub struct RecordColumns {
+    columns: Vec<(String, Vec<Scalar>)>,
+    rows: usize,
+    problem: Option<String>,
+}
+
+impl RecordColumns {
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    pub fn into_columns(self, field: &str) -> Result<Columns> {
+        match self.problem {
+            Some(p) => Err(invalid(field, p)),
+            None => Ok(Columns { n_rows: self.rows, columns: self.columns }),
+        }
+    }
+
+    fn push(&mut self, key: std::borrow::Cow<'_, str>, value: Scalar, hint: usize) {
+        let row = self.rows;
+        if row == 0 {
+            if self.columns.iter().any(|c| c.0 == key) {
+                self.problem.get_or_insert_with(|| format!("record 1 has `{key}` twice"));
+                return;
+            }
+            self.columns.push((key.into_owned(), vec![value]));
+            return;
+        }
+        let pos = if self.columns.get(hint).is_some_and(|c| c.0 == key) {
+            Some(hint)
+        } else {
+            self.columns.iter().position(|c| c.0 == key)
+        };
+        match pos {
+            Some(p) if self.columns[p].1.len() == row => self.columns[p].1.push(value),
+            Some(_) => {
+                self.problem.get_or_insert_with(|| format!("record {} has `{key}` twice", row + 1));
+            }
+            None => {
+                self.problem.get_or_insert_with(|| {
+                    format!("record {} has `{key}`, which record 1 does not: every record needs the same features", row + 1)
+                });
+            }
+        }
+    }
+
+    fn end_record(&mut self) {
+        self.rows += 1;
+        if self.problem.is_none()
+            && let Some((name, _)) = self.columns.iter().find(|c| c.1.len() != self.rows)
+        {
+            self.problem = Some(format!(
+                "record {} has no `{name}`, which record 1 has: every record needs the same features",
+                self.rows
+            ));
+        }
+    }
+}
+
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a feature name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordColumns {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Records;
+        impl<'de> Visitor<'de> for Records {
+            type Value = RecordColumns;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of records (objects of feature name to value)")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RecordColumns, A::Error> {
+                let mut out = RecordColumns::default();
+                while seq.next_element_seed(OneRecord(&mut out))?.is_some() {}
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(Records)
+    }
+}
+
+struct OneRecord<'a>(&'a mut RecordColumns);
+
+impl<'de> de::DeserializeSeed<'de> for OneRecord<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OneRecord<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of feature name to value")
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            let v: Scalar = map.next_value()?;
+            self.0.push(k, v, i);
+            i += 1;
+        }
+        self.0.end_record();
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,5 +471,16 @@ mod tests {
         let err = Columns::new(vec![("a".into(), vec![Scalar::Int(1)]), ("b".into(), vec![])], "inputs")
             .unwrap_err();
         assert!(err.to_string().contains("`b` has 0 values but `a` has 1"), "{err}");
+
+        // The same rules when records are read straight into columns.
+        let rc: RecordColumns = serde_json::from_str(r#"[{"a": 1, "b": "x"}, {"b": "y", "a": 2}]"#).unwrap();
+        let cols = rc.into_columns("records").unwrap();
+        assert_eq!(cols.columns[0], ("a".to_string(), vec![Scalar::Int(1), Scalar::Int(2)]));
+        let rc: RecordColumns = serde_json::from_str(r#"[{"a": 1, "b": "x"}, {"a": 2}]"#).unwrap();
+        let err = rc.into_columns("records").unwrap_err();
+        assert!(err.to_string().contains("record 2 has no `b`"), "{err}");
+        let rc: RecordColumns = serde_json::from_str(r#"[{"a": 1}, {"a": 2, "c\u0041": 3}]"#).unwrap();
+        let err = rc.into_columns("records").unwrap_err();
+        assert!(err.to_string().contains("record 2 has `cA`"), "{err}");
     }
 }

@@ -61,8 +61,10 @@ pub fn latency_bucket(us: u32) -> usize {
 #[derive(Clone, Debug)]
 pub struct LogSettings {
     pub flush_interval: Duration,
-    /// A group is flushed early when it holds this many requests.
+    /// A group is flushed early when it holds this many requests...
     pub max_batch_requests: usize,
+    /// ... or this many rows (large requests), so one insert stays small.
+    pub max_batch_rows: usize,
     /// Records waiting for the flusher; beyond this, requests are not logged (counted).
     pub queue_capacity: usize,
     /// Days of log partitions the hourly cleanup keeps (0: keep forever).
@@ -74,6 +76,7 @@ impl Default for LogSettings {
         Self {
             flush_interval: Duration::from_secs(1),
             max_batch_requests: 20_000,
+            max_batch_rows: 100_000,
             queue_capacity: 100_000,
             retention_days: 30,
         }
@@ -152,6 +155,7 @@ pub fn start_flusher(st: &AppState, stop: CancellationToken) -> Option<tokio::ta
 async fn run_flusher(st: AppState, mut rx: mpsc::Receiver<LogRecord>, stop: CancellationToken) {
     let settings = st.serving.logs.settings.clone();
     let mut groups: HashMap<GroupKey, Vec<LogRecord>> = HashMap::new();
+    let mut rows: HashMap<GroupKey, usize> = HashMap::new();
     let mut partitions: HashSet<NaiveDate> = HashSet::new();
     let mut tick = tokio::time::interval(settings.flush_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -171,14 +175,20 @@ async fn run_flusher(st: AppState, mut rx: mpsc::Receiver<LogRecord>, stop: Canc
                     return;
                 };
                 let key = (r.endpoint_id, r.model.model_version_id, r.shadow);
+                let n = rows.entry(key).or_default();
+                *n += r.input.as_ref().map_or(0, |f| f.n_rows());
                 let group = groups.entry(key).or_default();
                 group.push(r);
-                if group.len() >= settings.max_batch_requests {
+                if group.len() >= settings.max_batch_requests || *n >= settings.max_batch_rows {
                     let records = std::mem::take(group);
+                    *n = 0;
                     flush(&st, records, &mut partitions).await;
                 }
             }
-            _ = tick.tick() => flush_all(&st, &mut groups, &mut partitions).await,
+            _ = tick.tick() => {
+                rows.clear();
+                flush_all(&st, &mut groups, &mut partitions).await;
+            }
         }
     }
 }

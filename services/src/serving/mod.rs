@@ -617,67 +617,68 @@ pub async fn recent_requests(
     }
     let row = row_named(st, name).await?;
     let mut out: Vec<LoggedRequest> = Vec::new();
-    let mut rows_read = 0i64;
     let mut fetch = 4i64;
     // Newest batches first, more of them until enough requests are in hand.
-    loop {
+    let logged = loop {
         let logged = sql::recent_logs(&st.db, row.endpoint_id, fetch).await?;
-        let exhausted = (logged.len() as i64) < fetch;
         let have: i64 = logged.iter().map(|(_, n)| i64::from(*n)).sum();
-        if have >= limit as i64 || exhausted || fetch >= 256 {
-            let ids: Vec<uuid::Uuid> = logged.iter().map(|(d, _)| d.model_version_id).collect();
-            let numbers: HashMap<uuid::Uuid, i32> =
-                sql::version_numbers(&st.db, &ids).await?.into_iter().collect();
-            for (data, _) in logged {
-                let requests = logs::decode(&data.request_data)?;
-                let rows = logs::decode(&data.row_data)?;
-                let (Some(req), Some(rows)) = (requests.first(), rows.first()) else { continue };
-                let ids = req.column(0).as_string::<i32>();
-                let at = req.column(1).as_primitive::<Int64Type>();
-                let lat = req.column(2).as_primitive::<Int64Type>();
-                let status = req.column(3).as_primitive::<Int32Type>();
-                let counts = req.column(4).as_primitive::<Int32Type>();
-                let errors = req.column(5).as_string::<i32>();
-                let schema = rows.schema();
-                let pred_col = schema.index_of("prediction").ok();
-                let mut offset = 0usize;
-                for i in 0..req.num_rows() {
-                    let n = usize::try_from(counts.value(i)).unwrap_or(0);
-                    let mut records = Vec::with_capacity(n);
-                    let mut predictions = Vec::with_capacity(n);
-                    for r in offset..offset + n {
-                        let mut rec = serde_json::Map::new();
-                        for (c, field) in schema.fields().iter().enumerate().skip(1) {
-                            if Some(c) == pred_col || field.name().starts_with("proba_") {
-                                continue;
-                            }
-                            rec.insert(field.name().clone(), logs::cell_json(rows.column(c).as_ref(), r));
-                        }
-                        records.push(rec);
-                        predictions.push(pred_col.map_or(serde_json::Value::Null, |c| {
-                            logs::cell_json(rows.column(c).as_ref(), r)
-                        }));
-                    }
-                    offset += n;
-                    out.push(LoggedRequest {
-                        request_id: ids.value(i).to_string(),
-                        at: DateTime::from_timestamp_micros(at.value(i)).unwrap_or(data.started_at),
-                        version: numbers.get(&data.model_version_id).copied(),
-                        model_version_id: ModelVersionId(data.model_version_id),
-                        shadow: data.shadow,
-                        latency_ms: lat.value(i) as f64 / 1000.0,
-                        status: u16::try_from(status.value(i)).unwrap_or(0),
-                        error: (!errors.is_null(i)).then(|| errors.value(i).to_string()),
-                        records,
-                        predictions,
-                    });
-                }
-            }
-            break;
+        if have >= limit as i64 || (logged.len() as i64) < fetch || fetch >= 256 {
+            break logged;
         }
-        rows_read += fetch;
         fetch = (fetch * 4).min(256);
-        let _ = rows_read;
+    };
+    let ids: Vec<uuid::Uuid> = logged.iter().map(|(d, _)| d.model_version_id).collect();
+    let numbers: HashMap<uuid::Uuid, i32> = sql::version_numbers(&st.db, &ids).await?.into_iter().collect();
+    for (data, _) in logged {
+        let requests = logs::decode(&data.request_data)?;
+        let rows = logs::decode(&data.row_data)?;
+        let (Some(req), Some(rows)) = (requests.first(), rows.first()) else { continue };
+        let ids = req.column(0).as_string::<i32>();
+        let at = req.column(1).as_primitive::<Int64Type>();
+        let lat = req.column(2).as_primitive::<Int64Type>();
+        let status = req.column(3).as_primitive::<Int32Type>();
+        let counts = req.column(4).as_primitive::<Int32Type>();
+        let errors = req.column(5).as_string::<i32>();
+        let schema = rows.schema();
+        let pred_col = schema.index_of("prediction").ok();
+        // Requests are in arrival order: the newest `limit` are at the end.
+        let mut offsets = Vec::with_capacity(req.num_rows());
+        let mut at_row = 0usize;
+        for i in 0..req.num_rows() {
+            offsets.push(at_row);
+            at_row += usize::try_from(counts.value(i)).unwrap_or(0);
+        }
+        for i in (0..req.num_rows()).rev().take(limit) {
+            let n = usize::try_from(counts.value(i)).unwrap_or(0);
+            let offset = offsets[i];
+            let mut records = Vec::with_capacity(n);
+            let mut predictions = Vec::with_capacity(n);
+            for r in offset..offset + n {
+                let mut rec = serde_json::Map::new();
+                for (c, field) in schema.fields().iter().enumerate().skip(1) {
+                    if Some(c) == pred_col || field.name().starts_with("proba_") {
+                        continue;
+                    }
+                    rec.insert(field.name().clone(), logs::cell_json(rows.column(c).as_ref(), r));
+                }
+                records.push(rec);
+                predictions.push(
+                    pred_col.map_or(serde_json::Value::Null, |c| logs::cell_json(rows.column(c).as_ref(), r)),
+                );
+            }
+            out.push(LoggedRequest {
+                request_id: ids.value(i).to_string(),
+                at: DateTime::from_timestamp_micros(at.value(i)).unwrap_or(data.started_at),
+                version: numbers.get(&data.model_version_id).copied(),
+                model_version_id: ModelVersionId(data.model_version_id),
+                shadow: data.shadow,
+                latency_ms: lat.value(i) as f64 / 1000.0,
+                status: u16::try_from(status.value(i)).unwrap_or(0),
+                error: (!errors.is_null(i)).then(|| errors.value(i).to_string()),
+                records,
+                predictions,
+            });
+        }
     }
     out.sort_by_key(|r| std::cmp::Reverse(r.at));
     out.truncate(limit);

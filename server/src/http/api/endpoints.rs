@@ -2,7 +2,6 @@
 //! delete), the friendly prediction API, the serving log's statistics and recent
 //! requests, and feedback labels.
 
-use crate::http::ServerState;
 use crate::http::auth::Auth;
 use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use crate::http::serving::{View, json_response, meta, parse};
@@ -17,13 +16,16 @@ use domain::serving::{
     LoggedRequest, NewBatchPrediction, NewEndpoint, PredictResponse,
 };
 use serde::{Deserialize, Serialize};
-use services::serving::{self, Columns, input::Record};
+use services::serving::{self, input::RecordColumns};
 
 /// Every endpoint with its routes and whether this server can answer with them.
 #[utoipa::path(get, path = "/api/v1/endpoints", tag = "serving",
     responses((status = 200, body = Vec<Endpoint>)))]
-pub async fn list_endpoints(State(st): State<ServerState>, Auth(p): Auth) -> ApiResult<Json<Vec<Endpoint>>> {
-    Ok(Json(serving::list(&st.services, &p).await?))
+pub async fn list_endpoints(
+    State(st): State<services::AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Vec<Endpoint>>> {
+    Ok(Json(serving::list(&st, &p).await?))
 }
 
 /// Creates an endpoint serving a registered model. Without `routes` it follows the
@@ -34,22 +36,22 @@ pub async fn list_endpoints(State(st): State<ServerState>, Auth(p): Auth) -> Api
               (status = 409, description = "The name is taken", body = ErrorBody),
               (status = 422, description = "Bad name, routes whose traffic does not sum to 100, unknown or unservable pinned version", body = ErrorBody)))]
 pub async fn create_endpoint(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     Auth(p): Auth,
     ApiJson(new): ApiJson<NewEndpoint>,
 ) -> ApiResult<(StatusCode, Json<Endpoint>)> {
-    Ok((StatusCode::CREATED, Json(serving::create(&st.services, &p, new).await?)))
+    Ok((StatusCode::CREATED, Json(serving::create(&st, &p, new).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/endpoints/{name}", tag = "serving",
     params(("name" = String, Path, description = "Endpoint name")),
     responses((status = 200, body = Endpoint), (status = 404, body = ErrorBody)))]
 pub async fn get_endpoint(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     Auth(p): Auth,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Endpoint>> {
-    Ok(Json(serving::get(&st.services, &p, &name).await?))
+    Ok(Json(serving::get(&st, &p, &name).await?))
 }
 
 /// Changes the description, the log's sample rate, or the routes (all replaced at
@@ -59,23 +61,23 @@ pub async fn get_endpoint(
     responses((status = 200, body = Endpoint), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 pub async fn change_endpoint(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     Auth(p): Auth,
     ApiPath(name): ApiPath<String>,
     ApiJson(change): ApiJson<EndpointChange>,
 ) -> ApiResult<Json<Endpoint>> {
-    Ok(Json(serving::change(&st.services, &p, &name, change).await?))
+    Ok(Json(serving::change(&st, &p, &name, change).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/endpoints/{name}", tag = "serving",
     params(("name" = String, Path, description = "Endpoint name")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_endpoint(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     Auth(p): Auth,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    serving::delete(&st.services, &p, &name).await?;
+    serving::delete(&st, &p, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -85,7 +87,7 @@ pub async fn delete_endpoint(
 pub struct PredictRequest {
     /// One object per row, keyed by feature name.
     #[schema(value_type = Vec<Object>)]
-    records: Vec<Record>,
+    records: RecordColumns,
 }
 
 /// Predicts with the endpoint (the version chosen by its traffic split): the model's
@@ -100,7 +102,7 @@ pub struct PredictRequest {
               (status = 422, description = "Missing, unknown or mistyped feature, a missing value the model cannot take, an unknown category", body = ErrorBody),
               (status = 503, description = "The version this request was routed to cannot be served", body = ErrorBody)))]
 pub async fn predict(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     Auth(p): Auth,
     ApiPath(name): ApiPath<String>,
     headers: HeaderMap,
@@ -118,7 +120,7 @@ pub async fn predict(
             ApiError::new(r.status(), "bad_request", r.body_text())
         }
     })?;
-    let ep = st.services.serving.endpoint(&name)?;
+    let ep = st.serving.endpoint(&name)?;
     let req: PredictRequest = parse(body).await.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -133,9 +135,9 @@ pub async fn predict(
         ))
         .into());
     }
-    let input = Columns::from_records(req.records.into_iter().map(|r| r.0).collect(), "records")?;
+    let input = req.records.into_columns("records")?;
     let request_id = meta.request_id.clone();
-    let served = serving::predict(&st.services, &p, &ep, None, input, meta).await?;
+    let served = serving::predict(&st, &p, &ep, None, input, meta).await?;
     let view = View::new(&served);
     #[derive(Serialize)]
     struct Body<'a> {
@@ -167,12 +169,12 @@ pub struct StatsQuery {
     params(("name" = String, Path, description = "Endpoint name"), StatsQuery),
     responses((status = 200, body = EndpointStats), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn endpoint_stats(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     Auth(p): Auth,
     ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<Json<EndpointStats>> {
-    Ok(Json(serving::stats(&st.services, &p, &name, q.minutes.unwrap_or(60)).await?))
+    Ok(Json(serving::stats(&st, &p, &name, q.minutes.unwrap_or(60)).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -186,12 +188,12 @@ pub struct RequestsQuery {
     params(("name" = String, Path, description = "Endpoint name"), RequestsQuery),
     responses((status = 200, body = Vec<LoggedRequest>), (status = 404, body = ErrorBody)))]
 pub async fn endpoint_requests(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     Auth(p): Auth,
     ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<RequestsQuery>,
 ) -> ApiResult<Json<Vec<LoggedRequest>>> {
-    Ok(Json(serving::recent_requests(&st.services, &p, &name, q.limit.unwrap_or(50)).await?))
+    Ok(Json(serving::recent_requests(&st, &p, &name, q.limit.unwrap_or(50)).await?))
 }
 
 /// Attaches ground-truth labels to request ids (the `request_id` of a prediction).
@@ -202,12 +204,12 @@ pub async fn endpoint_requests(
     responses((status = 200, body = FeedbackAccepted), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 pub async fn post_feedback(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     Auth(p): Auth,
     ApiPath(name): ApiPath<String>,
     ApiJson(items): ApiJson<Vec<Feedback>>,
 ) -> ApiResult<Json<FeedbackAccepted>> {
-    Ok(Json(serving::feedback(&st.services, &p, &name, items).await?))
+    Ok(Json(serving::feedback(&st, &p, &name, items).await?))
 }
 
 /// Queues a batch prediction: a model version (`models:/name/3`, `models:/name@alias`)
@@ -219,9 +221,9 @@ pub async fn post_feedback(
               (status = 404, description = "Unknown model, version or dataset", body = ErrorBody),
               (status = 422, description = "Malformed model reference, a version Cairn cannot run", body = ErrorBody)))]
 pub async fn submit_batch_prediction(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     Auth(p): Auth,
     ApiJson(new): ApiJson<NewBatchPrediction>,
 ) -> ApiResult<(StatusCode, Json<BatchPredictionSubmitted>)> {
-    Ok((StatusCode::ACCEPTED, Json(serving::batch::submit(&st.services, &p, new).await?)))
+    Ok((StatusCode::ACCEPTED, Json(serving::batch::submit(&st, &p, new).await?)))
 }

@@ -5,7 +5,6 @@
 //! `{"predictions": [...]}`. Errors use MLflow's `{"error_code", "message"}`.
 
 use super::{View, json_response, meta, parse};
-use crate::http::ServerState;
 use crate::http::auth::Auth;
 use crate::http::error::ApiError;
 use crate::http::mlflow::error::MlflowError;
@@ -16,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use services::serving::input::{FlatScalars, Record};
+use services::serving::input::{FlatScalars, Record, RecordColumns};
 use services::serving::{Columns, Scalar};
 use std::fmt;
 
@@ -28,11 +27,11 @@ struct Invocation {
     #[serde(default)]
     dataframe_split: Option<Split>,
     #[serde(default)]
-    dataframe_records: Option<Vec<Record>>,
+    dataframe_records: Option<RecordColumns>,
     #[serde(default)]
     inputs: Option<Inputs>,
     #[serde(default)]
-    instances: Option<Vec<Record>>,
+    instances: Option<RecordColumns>,
     #[serde(default)]
     params: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -117,7 +116,7 @@ fn columns(inv: Invocation) -> Result<Columns, MlflowError> {
         }
         Columns::new(cols, "dataframe_split")?
     } else if let Some(records) = inv.dataframe_records.or(inv.instances) {
-        Columns::from_records(records.into_iter().map(|r| r.0).collect(), "dataframe_records")?
+        records.into_columns("dataframe_records")?
     } else {
         match inv.inputs {
             Some(Inputs::Columns(cols)) => {
@@ -136,7 +135,7 @@ fn columns(inv: Invocation) -> Result<Columns, MlflowError> {
 }
 
 pub async fn invocations(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     auth: Result<Auth, ApiError>,
     Path(name): Path<String>,
     headers: HeaderMap,
@@ -166,11 +165,11 @@ pub async fn invocations(
             invalid(r.body_text())
         }
     })?;
-    let ep = st.services.serving.endpoint(&name).map_err(MlflowError::from)?;
+    let ep = st.serving.endpoint(&name).map_err(MlflowError::from)?;
     let inv: Invocation =
         parse(body).await.map_err(|e| invalid(format!("the body could not be read ({e}): {SHAPES}")))?;
     let input = columns(inv)?;
-    let served = services::serving::predict(&st.services, &p, &ep, None, input, meta).await?;
+    let served = services::serving::predict(&st, &p, &ep, None, input, meta).await?;
     let view = View::new(&served);
     #[derive(Serialize)]
     struct Body<'a> {

@@ -5,7 +5,6 @@
 //! 400 for false, as the protocol says.
 
 use super::{View, json_response, meta, parse};
-use crate::http::ServerState;
 use crate::http::auth::Auth;
 use crate::http::error::ApiError;
 use axum::body::Bytes;
@@ -141,16 +140,16 @@ pub async fn live() -> impl IntoResponse {
 }
 
 /// Ready once this process has loaded the endpoints.
-pub async fn ready(State(st): State<ServerState>) -> Response {
-    if st.services.serving.generation() >= 0 {
+pub async fn ready(State(st): State<services::AppState>) -> Response {
+    if st.serving.generation() >= 0 {
         axum::Json(json!({ "ready": true })).into_response()
     } else {
         V2Error::bad("the endpoints are not loaded yet").into_response()
     }
 }
 
-fn endpoint(st: &ServerState, name: &str) -> V2Result<Arc<LoadedEndpoint>> {
-    st.services.serving.endpoint(name).map_err(|_| V2Error {
+fn endpoint(st: &services::AppState, name: &str) -> V2Result<Arc<LoadedEndpoint>> {
+    st.serving.endpoint(name).map_err(|_| V2Error {
         status: StatusCode::NOT_FOUND,
         message: format!("model (endpoint) '{name}' not found; list endpoints with GET /api/v1/endpoints"),
     })
@@ -165,18 +164,18 @@ fn parse_version(v: &str) -> V2Result<i32> {
 
 /// Metadata of the version that answers most of the traffic.
 pub async fn model_metadata(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     auth: Result<Auth, ApiError>,
     Path(name): Path<String>,
 ) -> V2Result<Response> {
     auth?;
     let ep = endpoint(&st, &name)?;
-    let model = ep.pick()?.model(&ep.name)?;
+    let model = ep.primary()?.model(&ep.name)?;
     Ok(axum::Json(model_meta(&ep, model)).into_response())
 }
 
 pub async fn version_metadata(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     auth: Result<Auth, ApiError>,
     Path((name, version)): Path<(String, String)>,
 ) -> V2Result<Response> {
@@ -187,7 +186,7 @@ pub async fn version_metadata(
 }
 
 pub async fn model_ready(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     auth: Result<Auth, ApiError>,
     Path(name): Path<String>,
 ) -> V2Result<Response> {
@@ -207,7 +206,7 @@ pub async fn model_ready(
 }
 
 pub async fn version_ready(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     auth: Result<Auth, ApiError>,
     Path((name, version)): Path<(String, String)>,
 ) -> V2Result<Response> {
@@ -331,7 +330,7 @@ impl Serialize for OutputsSeq<'_> {
 struct OutputsSeq<'a>(OutputTensor<super::Preds<'a>>, Option<OutputTensor<super::FlatProbas<'a>>>);
 
 async fn infer_with(
-    st: ServerState,
+    st: services::AppState,
     p: services::auth::Principal,
     name: String,
     version: Option<i32>,
@@ -345,7 +344,7 @@ async fn infer_with(
         .map_err(|e| V2Error::bad(format!("the body is not a V2 inference request: {e}")))?;
     let id = req.id.clone().unwrap_or_else(|| meta.request_id.clone());
     let input = columns(req)?;
-    let served = services::serving::predict(&st.services, &p, &ep, version, input, meta).await?;
+    let served = services::serving::predict(&st, &p, &ep, version, input, meta).await?;
     let view = View::new(&served);
     let n = served.n_rows;
     let pred_dt = match served.model.bundle.task {
@@ -384,7 +383,7 @@ async fn infer_with(
 }
 
 pub async fn infer(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     auth: Result<Auth, ApiError>,
     Path(name): Path<String>,
     headers: HeaderMap,
@@ -394,7 +393,7 @@ pub async fn infer(
 }
 
 pub async fn version_infer(
-    State(st): State<ServerState>,
+    State(st): State<services::AppState>,
     auth: Result<Auth, ApiError>,
     Path((name, version)): Path<(String, String)>,
     headers: HeaderMap,
