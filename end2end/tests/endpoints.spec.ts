@@ -162,7 +162,18 @@ test('an approved promotion swaps the endpoint to the new version under load, wi
   const endpoint = `swap-${model}`;
   await createEndpoint(page, endpoint, model);
   const v2 = await register(page, model, await train(page, dataset, 0.01));
-  const requestId = await requestProduction(page, model, v2);
+
+  // The requester asks for production in the browser.
+  await open(page, `/models/${model}`);
+  await page.locator(`tr[data-version="${v2}"]`).getByRole('button', { name: 'Request promotion' }).click();
+  await page.getByLabel('Promotion comment').fill('Lower regularisation, better calibrated');
+  await page.getByTestId('promote-form').getByRole('button', { name: 'Request promotion' }).click();
+  await expect(page.getByTestId('flash')).toContainText(`promotion request for v${v2} created`);
+  await page.getByTestId('flash').getByRole('link', { name: 'Open the request' }).click();
+  await expect(page).toHaveURL(/\/approvals\/[0-9a-f-]{36}$/);
+  const requestId = page.url().split('/').pop()!;
+  // The requester cannot approve their own request.
+  await expect(page.getByRole('button', { name: 'Approve' })).toHaveCount(0);
 
   // A load of 8 concurrent clients until told to stop.
   const records = creditRecords(3);
