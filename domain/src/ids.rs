@@ -139,3 +139,23 @@ id_type!(
     /// A serving endpoint: a name that serves one or more model versions.
     EndpointId
 );
+
+id_type!(
+    /// A pipeline: a name whose versions are immutable specs.
+    PipelineId
+);
+
+id_type!(
+    /// One immutable version of a pipeline (its spec and pinned components).
+    PipelineVersionId
+);
+
+id_type!(
+    /// One run of a pipeline version.
+    PipelineRunId
+);
+
+id_type!(
+    /// One step of a pipeline run.
+    PipelineStepId
+);

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod imports;
 pub mod jobs;
 pub mod overview;
+pub mod pipelines;
 pub mod preparation;
 pub mod prepare;
 pub mod profile;
@@ -24,7 +25,8 @@ pub mod validation;
 
 pub use ids::{
     ArtifactId, ContextId, DEFAULT_PROJECT_ID, DataSourceId, DatasetId, DatasetVersionId, EndpointId,
-    ExecutionId, JobId, ModelVersionId, NotificationId, ProjectId, PromotionRequestId, RegisteredModelId,
-    ScheduleId, TokenId, UserId, ValidationId, WebhookDeliveryId, WebhookId,
+    ExecutionId, JobId, ModelVersionId, NotificationId, PipelineId, PipelineRunId, PipelineStepId,
+    PipelineVersionId, ProjectId, PromotionRequestId, RegisteredModelId, ScheduleId, TokenId, UserId,
+    ValidationId, WebhookDeliveryId, WebhookId,
 };
 pub use validation::ValidationError;

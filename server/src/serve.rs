@@ -78,9 +78,11 @@ impl Background {
     pub async fn start(st: &services::AppState, workers: usize, queues: Vec<String>) -> anyhow::Result<Self> {
         use services::queue::{JobRegistry, worker};
         services::jobs::builtin::ensure_schedules(&st.db).await?;
+        services::pipelines::register_builtins(&st.db).await?;
         let registry = services::jobs::builtin::register(JobRegistry::new(), st);
         let registry = services::training::register(registry);
         let registry = services::serving::batch::register(registry);
+        let registry = services::pipelines::register(registry);
         let registry = services::webhooks::install(
             registry,
             std::time::Duration::from_secs(10),

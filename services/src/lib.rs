@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod lineage;
 pub mod notifications;
 pub mod overview;
+pub mod pipelines;
 pub mod projects;
 pub mod queue;
 pub mod registry;

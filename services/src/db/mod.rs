@@ -9,6 +9,7 @@ pub mod lineage;
 pub mod logged_models;
 pub mod notifications;
 pub mod overview;
+pub mod pipelines;
 pub mod projects;
 pub mod registry;
 pub mod schedules;

@@ -6,6 +6,7 @@ mod db;
 mod jobs;
 mod lineage;
 mod logged_models;
+mod pipelines;
 mod projects;
 mod registry;
 mod schedules;
