@@ -101,6 +101,15 @@ pub async fn acting_principal(st: &AppState, user: Option<Uuid>, job: JobId) -> 
     crate::training::lifecycle::principal(st, user, job).await
 }
 
+/// The queue's attempts for a step's job: the step's own (retries + 1) plus one spare.
+/// A failure on the step's last attempt fails the job at once (`Permanent`), so the
+/// spare is only used when a worker dies mid-step (its lease expires and the reaper
+/// re-queues the job): the step is then taken over instead of the job ending
+/// `failed` behind the step's back, which would leave the step running forever.
+fn job_attempts(step_attempts: i32) -> i32 {
+    step_attempts + 1
+}
+
 /// A version's parsed spec and pinned components.
 pub(crate) struct Plan {
     pub spec: PipelineSpec,
@@ -168,7 +177,7 @@ async fn run_step(st: &AppState, ctx: &JobCtx, step_id: Uuid) -> anyhow::Result<
         Err(_) => Ok(Outcome::Fail(format!("the step ran past its timeout of {} s", timeout.as_secs()))),
         Ok(o) => o,
     };
-    let last = ctx.is_last_attempt();
+    let last = attempt >= step.max_attempts || ctx.is_last_attempt();
     match outcome {
         Ok(Outcome::Done(outputs)) => {
             complete(st, &run.pipeline_name, &step, pinned, job, attempt, &inputs, outputs).await?;
@@ -181,7 +190,7 @@ async fn run_step(st: &AppState, ctx: &JobCtx, step_id: Uuid) -> anyhow::Result<
                 &StepJob { step_id },
                 EnqueueOptions {
                     run_at: Some(Utc::now() + poll_after),
-                    max_attempts: Some(step.max_attempts),
+                    max_attempts: Some(job_attempts(step.max_attempts)),
                     ..Default::default()
                 },
             )
@@ -212,9 +221,9 @@ async fn run_step(st: &AppState, ctx: &JobCtx, step_id: Uuid) -> anyhow::Result<
             ctx.log(format!("error: {reason}")).await?;
             if last {
                 fail(st, &step, job, attempt, &reason).await?;
-            } else {
-                sql::requeue_step(&st.db, step_id, job, attempt, &reason).await?;
+                return Err(Permanent(reason).into());
             }
+            sql::requeue_step(&st.db, step_id, job, attempt, &reason).await?;
             Err(e.into())
         }
     }
@@ -469,7 +478,7 @@ pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()>
                 &mut *conn,
                 &StepJob { step_id: s.pipeline_step_id },
                 EnqueueOptions {
-                    max_attempts: Some(s.max_attempts),
+                    max_attempts: Some(job_attempts(s.max_attempts)),
                     queue: queue_name,
                     ..Default::default()
                 },
