@@ -36,6 +36,27 @@ use uuid::Uuid;
 
 pub use spec::parse;
 
+tokio::task_local! {
+    /// The pipeline whose step is running in this task: dataset versions created
+    /// under it (by extract, prepare, a command's dataset output, a batch prediction)
+    /// do not start that same pipeline again through its dataset trigger. Set by the
+    /// runner around a step, so no use case needs a pipeline argument.
+    static ACTING_PIPELINE: Uuid;
+}
+
+/// The pipeline whose step the current task runs, if any.
+pub fn acting_pipeline() -> Option<Uuid> {
+    ACTING_PIPELINE.try_with(|p| *p).ok()
+}
+
+/// Runs `f` as work of `pipeline` (see [`acting_pipeline`]).
+pub async fn as_pipeline<F: std::future::Future>(pipeline: Option<Uuid>, f: F) -> F::Output {
+    match pipeline {
+        Some(id) => ACTING_PIPELINE.scope(id, f).await,
+        None => f.await,
+    }
+}
+
 /// Purpose bound to encrypted webhook secrets.
 const PURPOSE_WEBHOOK: &str = "pipeline.webhook";
 
