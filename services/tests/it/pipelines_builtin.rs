@@ -73,7 +73,8 @@ async fn the_credit_scoring_example_runs_green_then_from_the_cache(pool: PgPool)
     assert_eq!(detail.schedules[0].cron, "0 6 * * *");
     assert_eq!(detail.watched_datasets[0].dataset, "credit");
 
-    let start = || params(&[("data_path", json!(credit_csv())), ("trials", json!(2))]);
+    // The default path is relative to an allowed directory, as `make run` allows testdata/.
+    let start = || params(&[("trials", json!(2))]);
     let run = pipelines::start_run(&st, &p, "credit-scoring", start()).await.unwrap();
     let run = finished(&st, &p, &run, Duration::from_secs(240)).await;
     assert_eq!(run.summary.state, RunState::Succeeded, "{run:#?}");
@@ -178,6 +179,12 @@ async fn a_training_failure_fails_the_run_naming_the_step_and_the_reason(pool: P
     let run = finished(&st, &p, &run, Duration::from_secs(30)).await;
     let error = run.summary.error.as_deref().unwrap();
     assert!(error.contains("step 'extract' failed") && error.contains("CAIRN_DATA_PATH_ALLOW"), "{error}");
+    let run = pipelines::start_run(&st, &p, "bad-target", params(&[("data_path", json!("nosuch.csv"))]))
+        .await
+        .unwrap();
+    let run = finished(&st, &p, &run, Duration::from_secs(30)).await;
+    let error = run.summary.error.as_deref().unwrap();
+    assert!(error.contains("`nosuch.csv` is relative and no directory"), "{error}");
     workers.shutdown().await;
 }
 

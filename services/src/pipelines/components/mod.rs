@@ -114,7 +114,12 @@ pub const BUILTINS: &[Builtin] = &[
                       result returns the existing version).",
         inputs: &[
             ("dataset", T::String, false, "the dataset to add a version to (created if missing)"),
-            ("path", T::String, true, "a file under CAIRN_DATA_PATH_ALLOW"),
+            (
+                "path",
+                T::String,
+                true,
+                "a file under CAIRN_DATA_PATH_ALLOW (absolute, or relative to one of its directories)",
+            ),
             ("url", T::String, true, "a URL under CAIRN_DATA_URL_ALLOW"),
             ("source", T::String, true, "a registered SQL data source"),
             ("query", T::String, true, "the SQL to run on the source"),

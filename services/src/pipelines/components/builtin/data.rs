@@ -58,8 +58,23 @@ pub(super) async fn extract(sc: &StepContext<'_>) -> Result<Outcome> {
     let ds = dataset_named(sc, &name).await?;
     let none = BTreeMap::new;
     let made = if let Some(path) = path {
+        let path = match std::path::Path::new(path) {
+            p if p.is_absolute() => path.to_string(),
+            p => match sc.st.imports.paths.locate(p) {
+                Some(found) => found.display().to_string(),
+                None => {
+                    return Err(invalid(
+                        "path",
+                        format!(
+                            "`{path}` is relative and no directory of {} has it; give an absolute path",
+                            import::PATH_ALLOW_SETTING
+                        ),
+                    ));
+                }
+            },
+        };
         sc.log(format!("importing {path} into {name}")).await?;
-        import::from_path(sc.st, sc.principal, ds.dataset_id, path, none()).await?
+        import::from_path(sc.st, sc.principal, ds.dataset_id, &path, none()).await?
     } else if let Some(url) = url {
         sc.log(format!("downloading {url} into {name}")).await?;
         import::from_url(sc.st, sc.principal, ds.dataset_id, url, none()).await?
