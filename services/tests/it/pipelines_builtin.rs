@@ -261,3 +261,80 @@ steps:
     assert!(!same.created);
     workers.shutdown().await;
 }
+
+const SERVE: &str = r#"
+name: serve-credit
+steps:
+  - name: extract
+    component: extract
+    inputs: {dataset: credit, path: credit_data.csv}
+  - name: train
+    component: train
+    inputs:
+      dataset: "{{ steps.extract.outputs.dataset }}"
+      target: Status
+      algorithm: logistic_regression
+  - name: strict
+    component: validate-model
+    inputs:
+      metrics: "{{ steps.train.outputs.metrics }}"
+      thresholds: {roc_auc: ">= 0.99", rmse: 0.1}
+      fail: false
+  - name: register
+    component: register-model
+    after: [strict]
+    inputs: {model: "{{ steps.train.outputs.model }}", name: scorer, alias: staging}
+  - name: deploy
+    component: deploy
+    after: [register]
+    inputs: {endpoint: scorer-staging, model: scorer, alias: staging}
+  - name: score
+    component: batch-predict
+    after: [deploy]
+    inputs:
+      model: "{{ steps.register.outputs.model_version }}"
+      dataset: "{{ steps.extract.outputs.dataset }}"
+  - name: pinned
+    component: deploy
+    after: [score]
+    inputs: {endpoint: scorer-staging, model_version: "{{ steps.register.outputs.model_version }}"}
+"#;
+
+#[sqlx::test(migrations = "../migrations")]
+async fn models_are_checked_registered_deployed_and_batch_scored(pool: PgPool) {
+    let testdata = format!("{REPO}/testdata");
+    let (st, p, workers) = setup(pool, &[&testdata]).await;
+    pipelines::submit(&st, &p, SERVE).await.unwrap();
+    let run = pipelines::start_run(&st, &p, "serve-credit", StartRun::default()).await.unwrap();
+    let run = finished(&st, &p, &run, Duration::from_secs(90)).await;
+    assert_eq!(run.summary.state, RunState::Succeeded, "{run:#?}");
+
+    // fail: false reports the failed checks instead of failing the step.
+    let strict = step(&run, "strict");
+    assert_eq!(strict.outputs["passed"], false);
+    let checks = strict.outputs["report"]["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 2);
+    assert!(checks.iter().any(|c| c["check"] == "roc_auc >= 0.99" && c["passed"] == false));
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["check"] == "rmse <= 0.1" && c["detail"].as_str().unwrap().contains("no rmse"))
+    );
+
+    // The unprotected alias moved at once; the endpoint followed it, then was pinned.
+    let v = registry::resolve(&st, &p, "models:/scorer@staging").await.unwrap();
+    assert_eq!(v.version, 1);
+    assert_eq!(step(&run, "deploy").outputs["endpoint"]["url"], "/api/v1/endpoints/scorer-staging/predict");
+    let endpoint = services::serving::get(&st, &p, "scorer-staging").await.unwrap();
+    assert_eq!(endpoint.routes.len(), 1);
+    assert!(endpoint.routes[0].pinned && endpoint.routes[0].version == Some(1), "{endpoint:#?}");
+
+    // Every row scored, as a version of credit-predictions made by the batch job.
+    let predictions = &step(&run, "score").outputs["predictions"];
+    assert_eq!(predictions["dataset"], "credit-predictions");
+    let ds = datasets::resolve(&st, &p, "credit-predictions").await.unwrap();
+    let made = datasets::version(&st, &p, ds.dataset_id, 1).await.unwrap();
+    assert_eq!(made.n_rows, 4454);
+    assert!(made.columns.iter().any(|c| c.name == "proba_good"));
+    workers.shutdown().await;
+}
