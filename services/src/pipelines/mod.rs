@@ -656,6 +656,12 @@ pub async fn cancel_run(st: &AppState, p: &Principal, run_id: PipelineRunId) -> 
             Ok(_) | Err(Error::NotFound { .. }) | Err(Error::Conflict(_)) => {}
             Err(e) => return Err(e),
         }
+        if let Some(batch) = external.as_ref().and_then(|e| external_of(e, "batch_predict_job")) {
+            match queue::cancel(&st.db, JobId(batch)).await {
+                Ok(_) | Err(Error::NotFound { .. }) | Err(Error::Conflict(_)) => {}
+                Err(e) => tracing::warn!(error = %e, "could not cancel the step's batch prediction"),
+            }
+        }
         if let Some(training) = external.as_ref().and_then(external_training_run) {
             match crate::training::cancel(st, p, training).await {
                 Ok(()) | Err(Error::Conflict(_)) | Err(Error::NotFound { .. }) => {}
@@ -667,7 +673,12 @@ pub async fn cancel_run(st: &AppState, p: &Principal, run_id: PipelineRunId) -> 
 }
 
 fn external_training_run(v: &Value) -> Option<Uuid> {
-    (v.get("kind").and_then(Value::as_str) == Some("training_run"))
+    external_of(v, "training_run")
+}
+
+/// The id of a waiting step's external work of `kind` (see the built-ins' `Wait`).
+fn external_of(v: &Value, kind: &str) -> Option<Uuid> {
+    (v.get("kind").and_then(Value::as_str) == Some(kind))
         .then(|| v.get("id").and_then(Value::as_str).and_then(|s| s.parse().ok()))
         .flatten()
 }

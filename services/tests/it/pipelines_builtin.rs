@@ -338,3 +338,21 @@ async fn models_are_checked_registered_deployed_and_batch_scored(pool: PgPool) {
     assert!(made.columns.iter().any(|c| c.name == "proba_good"));
     workers.shutdown().await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn start_up_submits_specs_as_the_oldest_admin_once(pool: PgPool) {
+    let testdata = format!("{REPO}/testdata");
+    let (st, _, workers) = setup(pool, &[&testdata]).await;
+    // No admin yet: nothing to act as.
+    assert!(pipelines::submit_as_admin(&st, &example()).await.unwrap().is_none());
+    let admin = user(&st.db, Role::Admin).await;
+    let first = pipelines::submit_as_admin(&st, &example()).await.unwrap().unwrap();
+    assert!(first.created);
+    assert_eq!(first.version.created_by.as_deref(), Some(admin.username.as_str()));
+    // A restart with the same file keeps the version and adds no second schedule.
+    let again = pipelines::submit_as_admin(&st, &example()).await.unwrap().unwrap();
+    assert!(!again.created);
+    assert_eq!(again.version.version_id, first.version.version_id);
+    assert_eq!(pipelines::get(&st, &admin, "credit-scoring").await.unwrap().schedules.len(), 1);
+    workers.shutdown().await;
+}
