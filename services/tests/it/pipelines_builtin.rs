@@ -356,3 +356,40 @@ async fn start_up_submits_specs_as_the_oldest_admin_once(pool: PgPool) {
     assert_eq!(pipelines::get(&st, &admin, "credit-scoring").await.unwrap().schedules.len(), 1);
     workers.shutdown().await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn cancelling_a_run_cancels_the_search_its_step_waits_on(pool: PgPool) {
+    let testdata = format!("{REPO}/testdata");
+    let (st, p, workers) = setup(pool, &[&testdata]).await;
+    let spec = r#"
+name: long-search
+steps:
+  - name: extract
+    component: extract
+    inputs: {dataset: credit, path: credit_data.csv}
+  - name: tune
+    component: tune
+    inputs:
+      dataset: "{{ steps.extract.outputs.dataset }}"
+      target: Status
+      algorithm: random_forest
+      space: {n_trees: {min: 150, max: 300}}
+      trials: 40
+"#;
+    pipelines::submit(&st, &p, spec).await.unwrap();
+    let run = pipelines::start_run(&st, &p, "long-search", StartRun::default()).await.unwrap();
+    let id = run.summary.run_id;
+    let waiting = eventually(Duration::from_secs(30), || async {
+        step(&pipelines::run(&st, &p, id).await.unwrap(), "tune").state == StepState::Waiting
+    })
+    .await;
+    assert!(waiting, "{:#?}", pipelines::run(&st, &p, id).await.unwrap());
+    let detail = pipelines::run(&st, &p, id).await.unwrap();
+    let search: uuid::Uuid =
+        step(&detail, "tune").external.as_ref().unwrap()["id"].as_str().unwrap().parse().unwrap();
+    let cancelled = pipelines::cancel_run(&st, &p, id).await.unwrap();
+    assert_eq!(cancelled.summary.state, RunState::Cancelled);
+    let state = services::training::get(&st, &p, search).await.unwrap().summary.state;
+    assert_eq!(state, domain::training::TrainingState::Cancelled);
+    workers.shutdown().await;
+}
