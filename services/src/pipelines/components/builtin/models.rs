@@ -151,7 +151,8 @@ pub(super) async fn validate(sc: &StepContext<'_>) -> Result<Outcome> {
             "{} {}: {}",
             if c["passed"] == Value::Bool(true) { "pass" } else { "FAIL" },
             c["check"].as_str().unwrap_or_default(),
-            c.get("value").map_or_else(|| c["detail"].to_string(), Value::to_string)
+            c.get("value")
+                .map_or_else(|| c["detail"].as_str().unwrap_or_default().to_string(), Value::to_string)
         ))
         .await?;
     }
@@ -163,7 +164,11 @@ pub(super) async fn validate(sc: &StepContext<'_>) -> Result<Outcome> {
         .filter(|c| c["passed"] != Value::Bool(true))
         .map(|c| match c.get("value") {
             Some(v) => format!("{} (got {v})", c["check"].as_str().unwrap_or_default()),
-            None => format!("{}: {}", c["check"].as_str().unwrap_or_default(), c["detail"]),
+            None => format!(
+                "{}: {}",
+                c["check"].as_str().unwrap_or_default(),
+                c["detail"].as_str().unwrap_or_default()
+            ),
         })
         .collect();
     if fail && !failed.is_empty() {
