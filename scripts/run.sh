@@ -13,6 +13,10 @@ export CAIRN_SECRET_KEY="${CAIRN_SECRET_KEY:-$(cat .cairn/secret.key)}"
 export CAIRN_CREATE_DB=true
 export CAIRN_SITE_ROOT="${CAIRN_SITE_ROOT:-target/site}"
 export CAIRN_ARTIFACTS="${CAIRN_ARTIFACTS:-.cairn/artifacts}"
+# The credit-scoring example pipeline (examples/credit-scoring) is submitted at
+# start and imports testdata/credit_data.csv from here.
+export CAIRN_DATA_PATH_ALLOW="${CAIRN_DATA_PATH_ALLOW:+$CAIRN_DATA_PATH_ALLOW,}$PWD/testdata"
+export CAIRN_PIPELINES="${CAIRN_PIPELINES-examples/credit-scoring/pipeline.yaml}"
 # The first admin, once; its generated password is printed this one time.
 "$bin" user add admin --role admin --if-missing < /dev/null
 echo "[run] dashboard: http://${CAIRN_BIND:-127.0.0.1:3000}" >&2

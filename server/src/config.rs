@@ -89,6 +89,12 @@ pub struct ServeArgs {
     #[arg(long, env = "CAIRN_SERVING_ONLY")]
     pub serving_only: bool,
 
+    /// Pipeline spec files (YAML or JSON) submitted at start, as the oldest admin,
+    /// comma-separated: an unchanged file is the version it already is. `make run`
+    /// submits examples/credit-scoring/pipeline.yaml this way.
+    #[arg(long = "pipeline", env = "CAIRN_PIPELINES", value_delimiter = ',')]
+    pub pipelines: Vec<PathBuf>,
+
     #[command(flatten)]
     pub serving: ServingArgs,
 }
@@ -360,6 +366,7 @@ pub struct ServeConfig {
     pub commands: CommandSettings,
     pub serving_only: bool,
     pub serving: services::serving::logs::LogSettings,
+    pub pipelines: Vec<PathBuf>,
 }
 
 impl ServeArgs {
@@ -388,6 +395,7 @@ impl ServeArgs {
             commands: self.commands.settings(),
             serving_only: self.serving_only,
             serving: self.serving.settings(),
+            pipelines: self.pipelines,
         })
     }
 }
@@ -479,6 +487,7 @@ mod tests {
             commands: CommandArgs::default(),
             serving_only: false,
             serving: ServingArgs::default(),
+            pipelines: Vec::new(),
         };
         let cfg = args.validate().unwrap();
         let s = cfg.summary();
@@ -567,6 +576,7 @@ mod tests {
             commands: CommandArgs::default(),
             serving_only: false,
             serving: ServingArgs::default(),
+            pipelines: Vec::new(),
         };
         let err = args.clone().validate().unwrap_err().to_string();
         assert!(err.contains("CAIRN_SECRET_KEY") && err.contains("make run"), "{err}");

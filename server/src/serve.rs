@@ -59,12 +59,40 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
     } else {
         tracing::info!(%addr, store = state.services.store.location(), "serving dashboard and API");
         let background = Background::start(&state.services, cfg.workers, Vec::new()).await?;
+        submit_pipelines(&state.services, &cfg.pipelines).await?;
         serve_on(listener, state, shutdown_signal()).await?;
         background.shutdown().await;
     }
     // After the last request: what is still queued for the serving log is written.
     serving.shutdown().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Submits the spec files given with `--pipeline` (after the built-in components are
+/// registered). A file that cannot be read or is invalid stops start-up: it is the
+/// operator's configuration.
+async fn submit_pipelines(st: &services::AppState, files: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    for file in files {
+        let text = std::fs::read_to_string(file).with_context(|| {
+            format!("could not read the pipeline spec {} (CAIRN_PIPELINES)", file.display())
+        })?;
+        match services::pipelines::submit_as_admin(st, &text)
+            .await
+            .with_context(|| format!("the pipeline spec {} was refused", file.display()))?
+        {
+            Some(s) => tracing::info!(
+                file = %file.display(),
+                pipeline = %s.version.spec.name,
+                version = s.version.version,
+                created = s.created,
+                "pipeline submitted"
+            ),
+            None => {
+                tracing::warn!(file = %file.display(), "no admin user yet: the pipeline was not submitted")
+            }
+        }
+    }
     Ok(())
 }
 

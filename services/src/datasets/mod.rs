@@ -329,6 +329,9 @@ async fn insert_version(
     )
     .await?;
     db::datasets::set_version_lineage(&mut tx, version_id, artifact).await?;
+    // Pipelines watching the dataset start, except the one whose step made this.
+    crate::pipelines::dataset_version_created(&mut tx, &ds.name, number, crate::pipelines::acting_pipeline())
+        .await?;
     audit::record(
         &mut *tx,
         p,

@@ -591,6 +591,7 @@ pub async fn cache_hit(
 
 /// A pending step finishes without running: cached (with the source's outputs) or
 /// skipped (with the reason in `error`).
+#[allow(clippy::too_many_arguments)]
 pub async fn settle_pending(
     conn: &mut PgConnection,
     step_id: Uuid,

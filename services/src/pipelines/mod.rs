@@ -36,6 +36,27 @@ use uuid::Uuid;
 
 pub use spec::parse;
 
+tokio::task_local! {
+    /// The pipeline whose step is running in this task: dataset versions created
+    /// under it (by extract, prepare, a command's dataset output, a batch prediction)
+    /// do not start that same pipeline again through its dataset trigger. Set by the
+    /// runner around a step, so no use case needs a pipeline argument.
+    static ACTING_PIPELINE: Uuid;
+}
+
+/// The pipeline whose step the current task runs, if any.
+pub fn acting_pipeline() -> Option<Uuid> {
+    ACTING_PIPELINE.try_with(|p| *p).ok()
+}
+
+/// Runs `f` as work of `pipeline` (see [`acting_pipeline`]).
+pub async fn as_pipeline<F: std::future::Future>(pipeline: Option<Uuid>, f: F) -> F::Output {
+    match pipeline {
+        Some(id) => ACTING_PIPELINE.scope(id, f).await,
+        None => f.await,
+    }
+}
+
 /// Purpose bound to encrypted webhook secrets.
 const PURPOSE_WEBHOOK: &str = "pipeline.webhook";
 
@@ -318,6 +339,20 @@ pub async fn submit(st: &AppState, p: &Principal, text: &str) -> Result<Submitte
         .await?
         .ok_or_else(|| Error::not_found("pipeline version", &digest))?;
     Ok(Submitted { pipeline_id: PipelineId(pipeline.pipeline_id), version: version_dto(row)?, created })
+}
+
+/// Submits a spec as the oldest enabled admin: what `cairn serve --pipeline` does at
+/// start-up, before anyone could hold a token. An unchanged spec is the version it
+/// already is. None when there is no admin yet.
+pub async fn submit_as_admin(st: &AppState, text: &str) -> Result<Option<Submitted>> {
+    let admin = crate::db::users::list(&st.db)
+        .await?
+        .into_iter()
+        .filter(|u| !u.disabled && u.role == domain::auth::Role::Admin.as_str())
+        .min_by_key(|u| u.created_at);
+    let Some(row) = admin else { return Ok(None) };
+    let p = crate::auth::sessions::principal_of(&row.into_user()?, crate::auth::Via::Cli, None);
+    submit(st, &p, text).await.map(Some)
 }
 
 fn version_dto(r: sql::VersionRow) -> Result<PipelineVersion> {
@@ -621,6 +656,12 @@ pub async fn cancel_run(st: &AppState, p: &Principal, run_id: PipelineRunId) -> 
             Ok(_) | Err(Error::NotFound { .. }) | Err(Error::Conflict(_)) => {}
             Err(e) => return Err(e),
         }
+        if let Some(batch) = external.as_ref().and_then(|e| external_of(e, "batch_predict_job")) {
+            match queue::cancel(&st.db, JobId(batch)).await {
+                Ok(_) | Err(Error::NotFound { .. }) | Err(Error::Conflict(_)) => {}
+                Err(e) => tracing::warn!(error = %e, "could not cancel the step's batch prediction"),
+            }
+        }
         if let Some(training) = external.as_ref().and_then(external_training_run) {
             match crate::training::cancel(st, p, training).await {
                 Ok(()) | Err(Error::Conflict(_)) | Err(Error::NotFound { .. }) => {}
@@ -632,7 +673,12 @@ pub async fn cancel_run(st: &AppState, p: &Principal, run_id: PipelineRunId) -> 
 }
 
 fn external_training_run(v: &Value) -> Option<Uuid> {
-    (v.get("kind").and_then(Value::as_str) == Some("training_run"))
+    external_of(v, "training_run")
+}
+
+/// The id of a waiting step's external work of `kind` (see the built-ins' `Wait`).
+fn external_of(v: &Value, kind: &str) -> Option<Uuid> {
+    (v.get("kind").and_then(Value::as_str) == Some(kind))
         .then(|| v.get("id").and_then(Value::as_str).and_then(|s| s.parse().ok()))
         .flatten()
 }

@@ -173,7 +173,8 @@ async fn run_step(st: &AppState, ctx: &JobCtx, step_id: Uuid) -> anyhow::Result<
         ))
         .await?;
     }
-    let outcome = match tokio::time::timeout(timeout, execute(st, pinned, &sc)).await {
+    let work = super::as_pipeline(Some(run.pipeline_id), execute(st, pinned, &sc));
+    let outcome = match tokio::time::timeout(timeout, work).await {
         Err(_) => Ok(Outcome::Fail(format!("the step ran past its timeout of {} s", timeout.as_secs()))),
         Ok(o) => o,
     };

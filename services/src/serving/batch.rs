@@ -37,6 +37,10 @@ pub struct BatchPredictJob {
     pub dataset_version_id: Uuid,
     pub output_dataset_id: Uuid,
     pub requested_by: Uuid,
+    /// The pipeline whose step asked for it: its output version must not trigger
+    /// that pipeline again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_id: Option<Uuid>,
 }
 
 /// Registers the job kind with a worker (the worker must provide `AppState`).
@@ -110,6 +114,7 @@ pub async fn submit(
         dataset_version_id: input.dataset_version_id.0,
         output_dataset_id: output.dataset_id.0,
         requested_by: p.user_id.0,
+        pipeline_id: crate::pipelines::acting_pipeline(),
     };
     let mut tx = st.db.begin().await?;
     let job_id = queue::enqueue(&mut tx, &job).await?;
@@ -189,7 +194,11 @@ impl Job for BatchPredictJob {
         };
         let output = domain::DatasetId(self.output_dataset_id);
         let project = datasets::get(&st, &p, output).await?.project_id;
-        let made = datasets::create_version(&st, &p, output, file, input).await?;
+        let made = crate::pipelines::as_pipeline(
+            self.pipeline_id,
+            datasets::create_version(&st, &p, output, file, input),
+        )
+        .await?;
         record_lineage(&st, project, &self, &model, input_artifact, &made, ctx.job_id()).await?;
         ctx.log(format!(
             "{rows} rows predicted: {} v{}{}",

@@ -7,6 +7,7 @@ mod jobs;
 mod lineage;
 mod logged_models;
 mod pipelines;
+mod pipelines_builtin;
 mod projects;
 mod registry;
 mod schedules;

@@ -28,6 +28,16 @@ impl PathAllowList {
         })
     }
 
+    /// A relative path looked up in the allowed directories, in order: the first
+    /// that has it. Lets a pipeline name `credit_data.csv` without knowing where the
+    /// operator keeps data; the result is still checked like any absolute path.
+    pub fn locate(&self, relative: &Path) -> Option<PathBuf> {
+        if relative.is_absolute() {
+            return None;
+        }
+        self.0.iter().map(|dir| dir.join(relative)).find(|p| p.exists())
+    }
+
     /// Like [`allows`](Self::allows) but without touching the disk: for a path that
     /// does not exist, to decide whether saying so reveals anything.
     pub fn allows_lexically(&self, path: &Path) -> bool {

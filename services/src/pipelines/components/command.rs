@@ -18,7 +18,7 @@ use domain::pipelines::{CommandComponentSpec, ValueType};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -270,7 +270,7 @@ fn env_name(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
 }
 
-fn path_text(p: &PathBuf) -> String {
+fn path_text(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 

@@ -114,10 +114,21 @@ pub const BUILTINS: &[Builtin] = &[
                       result returns the existing version).",
         inputs: &[
             ("dataset", T::String, false, "the dataset to add a version to (created if missing)"),
-            ("path", T::String, true, "a file under CAIRN_DATA_PATH_ALLOW"),
+            (
+                "path",
+                T::String,
+                true,
+                "a file under CAIRN_DATA_PATH_ALLOW (absolute, or relative to one of its directories)",
+            ),
             ("url", T::String, true, "a URL under CAIRN_DATA_URL_ALLOW"),
             ("source", T::String, true, "a registered SQL data source"),
             ("query", T::String, true, "the SQL to run on the source"),
+            (
+                "version",
+                T::String,
+                true,
+                "an existing version (name@N, as a dataset trigger passes it) to use instead of importing; empty: import",
+            ),
         ],
         outputs: &[("dataset", T::Dataset, "the dataset version")],
         cacheable: false,
@@ -133,7 +144,7 @@ pub const BUILTINS: &[Builtin] = &[
         ],
         outputs: &[
             ("report", T::Json, "{validation_id, verdict, anomalies, drifted}"),
-            ("passed", T::Bool, "true unless the verdict reached fail_on"),
+            ("passed", T::Bool, "true when the verdict is pass (the step fails when it reaches fail_on)"),
         ],
         cacheable: true,
     },
@@ -176,7 +187,13 @@ pub const BUILTINS: &[Builtin] = &[
             ("target", T::String, false, "the label column"),
             ("algorithm", T::String, false, "e.g. logistic_regression"),
             ("params", T::Json, true, "hyper-parameters (e.g. tune's best_params)"),
-            ("prepare", T::Json, true, "a transform spec applied inside the model"),
+            (
+                "prepare",
+                T::Json,
+                true,
+                "a transform spec applied inside the model (default: chosen from the column types)",
+            ),
+            ("seed", T::Int, true, "seed of the split and the algorithm (default 0)"),
             ("gates", T::Json, true, "list of gate expressions, e.g. [\"roc_auc >= 0.7\"]"),
             ("baseline", T::String, true, "a model to compare with, e.g. models:/credit@production"),
             ("experiment", T::String, true, "experiment for the run (default: the pipeline's name)"),
@@ -188,8 +205,8 @@ pub const BUILTINS: &[Builtin] = &[
         name: "evaluate",
         description: "Scores a model on a dataset version (classification or regression metrics).",
         inputs: &[
-            ("model", T::Model, false, "the model"),
-            ("dataset", T::Dataset, false, "rows with the label"),
+            ("model", T::Model, false, "a trained model or a registry version"),
+            ("dataset", T::Dataset, false, "rows with the label (e.g. prepare's test output)"),
         ],
         outputs: &[("metrics", T::Metrics, "metrics on the dataset"), ("report", T::Json, "the evaluation")],
         cacheable: true,
@@ -250,7 +267,7 @@ pub const BUILTINS: &[Builtin] = &[
         description: "Scores every row of a dataset version with a model; the predictions are a new dataset \
                       version.",
         inputs: &[
-            ("model", T::Model, false, "a trained model or registry version"),
+            ("model", T::Model, false, "a registry version (register-model's output or models:/name@alias)"),
             ("dataset", T::Dataset, false, "rows to score"),
             ("output", T::String, true, "dataset name for the predictions"),
         ],
