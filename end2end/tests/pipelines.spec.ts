@@ -148,3 +148,48 @@ test('a pipeline is submitted, run live, re-run from the cache and scheduled fro
   await expect(list.getByRole('row', { name: new RegExp(name) })).toContainText('succeeded');
   await screenshot(page, 'pipelines');
 });
+
+test('a failed run names the failing step and is re-run from it', async ({ page }) => {
+  test.setTimeout(90_000);
+  await signIn(page);
+  const name = `e2e-flaky-${Date.now()}`;
+  const flag = `/tmp/cairn-e2e-${Date.now()}-ready`;
+  // `check` fails until the flag file exists; `prepare` before it succeeds.
+  const yaml = `name: ${name}
+components:
+  e2e-one:
+    command: [sh, -c, 'echo 1 > {{outputs.v}}']
+    outputs: {v: {type: int}}
+  e2e-check:
+    command: [sh, -c, 'echo checking; test -f ${flag} || { echo "not ready" >&2; exit 3; }; echo 2 > {{outputs.v}}']
+    inputs: {x: {type: int}}
+    outputs: {v: {type: int}}
+steps:
+  - {name: prepare, component: e2e-one}
+  - {name: check, component: e2e-check, inputs: {x: "{{ steps.prepare.outputs.v }}"}}
+`;
+  await open(page, '/pipelines');
+  await page.getByRole('button', { name: 'New pipeline' }).click();
+  await page.locator('#pipeline-spec').fill(yaml);
+  await page.getByRole('button', { name: 'Submit pipeline' }).click();
+  await expect(page).toHaveURL(new RegExp(`/pipelines/${name}$`));
+  await page.getByRole('button', { name: 'Start run' }).click();
+  await expect(page).toHaveURL(/\/pipelines\/runs\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId('run-state')).toHaveText('failed', { timeout: 60_000 });
+  await expect(node(page, 'check')).toHaveClass(/state-failed/);
+  await expect(node(page, 'prepare')).toHaveClass(/state-succeeded/);
+  // The failed step opens by itself, with its error and its log.
+  await expect(page.getByTestId('step-panel')).toContainText('check');
+  await expect(page.getByTestId('step-error')).toBeVisible();
+  await expect(page.getByTestId('step-log')).toContainText('not ready');
+  await screenshot(page, 'pipeline-run-failed');
+
+  // Fix the cause, re-run from the failed step: prepare is reused, check runs.
+  require('fs').writeFileSync(flag, 'ok');
+  await page.getByRole('button', { name: 'Re-run from failed step' }).click();
+  await expect(page.getByTestId('run-trigger')).toContainText('re-run by admin');
+  await expect(page.getByTestId('run-state')).toHaveText('succeeded', { timeout: 60_000 });
+  await expect(node(page, 'prepare')).toHaveClass(/state-cached/);
+  await expect(node(page, 'check')).toHaveClass(/state-succeeded/);
+  require('fs').unlinkSync(flag);
+});

@@ -823,6 +823,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
     let run_id = detail.summary.run_id;
     let pipeline = detail.summary.pipeline.clone();
     let selected = RwSignal::new(default_step(&detail));
+    let picked = RwSignal::new(false);
     let run = RwSignal::new(detail);
     let role = role_signal();
     // Bumped to (re)open the stream, e.g. after a cancel.
@@ -830,8 +831,11 @@ fn RunView(detail: RunDetail) -> impl IntoView {
     Effect::new(move |_| {
         generation.track();
         let sub = follow_pipeline_run(run_id, move |d: RunDetail| {
-            if selected.get_untracked().is_none()
+            // Until the user picks a step, the panel follows the one that matters:
+            // the failed step, else a running one.
+            if !picked.get_untracked()
                 && let Some(s) = default_step(&d)
+                && selected.get_untracked().as_ref() != Some(&s)
             {
                 selected.set(Some(s));
             }
@@ -879,7 +883,10 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                 edges
                 label="Steps of this run, coloured by state"
                 selected=Signal::derive(move || selected.get())
-                on_select=Callback::new(move |s: String| selected.set(Some(s)))
+                on_select=Callback::new(move |s: String| {
+                    picked.set(true);
+                    selected.set(Some(s))
+                })
                 test_id="run-dag"
             />
         }
@@ -910,7 +917,7 @@ fn RunView(detail: RunDetail) -> impl IntoView {
                 })}</p>
             </div>
             <div class="actions">
-                <span class=move || run_badge(state()) data-testid="run-state">{move || state().as_str()}</span>
+                <span class=move || format!("{} badge-large", run_badge(state())) data-testid="run-state">{move || state().as_str()}</span>
                 {move || (!state().is_terminal() && role.get() >= Role::Editor).then(|| view! {
                     <button class="btn" disabled=move || busy.get() on:click=cancel>"Cancel run"</button>
                 })}
