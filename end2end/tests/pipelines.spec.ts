@@ -104,6 +104,10 @@ test('a pipeline is submitted, run live, re-run from the cache and scheduled fro
   await expect(page.getByTestId('cached-badge')).toBeVisible();
   await expect(page.getByTestId('step-panel').getByRole('link', { name: /^run [0-9a-f]{8}$/ })).toBeVisible();
   await screenshot(page, 'pipeline-run-cached');
+  // At a phone's width the DAG scrolls sideways inside its frame.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await screenshot(page, 'pipeline-run-phone');
+  await page.setViewportSize({ width: 1280, height: 720 });
 
   // Runs history with the state filter.
   await open(page, `/pipelines/${name}`);
