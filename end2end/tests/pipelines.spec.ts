@@ -150,6 +150,10 @@ test('a pipeline is submitted, run live, re-run from the cache and scheduled fro
   const list = page.getByTestId('pipelines-table');
   await expect(list).toContainText(name);
   await expect(list.getByRole('row', { name: new RegExp(name) })).toContainText('succeeded');
+  await page.getByLabel('Filter pipelines by name').fill('no-such-pipeline');
+  await expect(list.getByRole('row', { name: new RegExp(name) })).toBeHidden();
+  await page.getByLabel('Filter pipelines by name').fill(name);
+  await expect(list.getByRole('row', { name: new RegExp(name) })).toBeVisible();
   await screenshot(page, 'pipelines');
 });
 
@@ -187,6 +191,9 @@ steps:
   await expect(page.getByTestId('step-error')).toBeVisible();
   await expect(page.getByTestId('step-log')).toContainText('not ready');
   await screenshot(page, 'pipeline-run-failed');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await screenshot(page, 'pipeline-run-failed-dark');
+  await page.emulateMedia({ colorScheme: 'light' });
 
   // Fix the cause, re-run from the failed step: prepare is reused, check runs.
   require('fs').writeFileSync(flag, 'ok');

@@ -131,6 +131,7 @@ pub fn PipelinesPage() -> impl IntoView {
     let role = role_signal();
     let list = Resource::new(|| (), |_| list_pipelines());
     let show_form = RwSignal::new(false);
+    let filter = RwSignal::new(String::new());
     view! {
         <Title text="Pipelines" />
         <PageHeader title="Pipelines" subtitle="DAGs of versioned components: runs, schedules, triggers and their lineage.">
@@ -153,6 +154,11 @@ pub fn PipelinesPage() -> impl IntoView {
                     }.into_any(),
                     Ok(list) => view! {
                         <section class="panel">
+                            <div class="panel-head">
+                                <h2>{format!("{} pipelines", list.len())}</h2>
+                                <input type="search" class="search" placeholder="Filter by name" aria-label="Filter pipelines by name"
+                                    prop:value=move || filter.get() on:input=move |ev| filter.set(event_target_value(&ev)) />
+                            </div>
                             <div class="table-wrap">
                                 <table class="data" data-testid="pipelines-table">
                                     <thead><tr>
@@ -163,8 +169,10 @@ pub fn PipelinesPage() -> impl IntoView {
                                     <tbody>
                                         {list.into_iter().map(|p| {
                                             let href = format!("/pipelines/{}", p.name);
+                                            let lower = p.name.to_lowercase();
+                                            let hidden = move || !lower.contains(&filter.get().trim().to_lowercase());
                                             view! {
-                                                <tr>
+                                                <tr class:hidden=hidden>
                                                     <td>
                                                         <a href=href><strong>{p.name.clone()}</strong></a>
                                                         {(!p.description.is_empty()).then(|| view! { <div class="muted small">{p.description.clone()}</div> })}
