@@ -155,7 +155,7 @@ pub fn PipelinesPage() -> impl IntoView {
                     Ok(list) => view! {
                         <section class="panel">
                             <div class="panel-head">
-                                <h2>{format!("{} pipelines", list.len())}</h2>
+                                <h2>{match list.len() { 1 => "1 pipeline".to_string(), n => format!("{n} pipelines") }}</h2>
                                 <input type="search" class="search" placeholder="Filter by name" aria-label="Filter pipelines by name"
                                     prop:value=move || filter.get() on:input=move |ev| filter.set(event_target_value(&ev)) />
                             </div>
