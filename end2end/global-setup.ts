@@ -34,8 +34,9 @@ export default async function globalSetup() {
       // instance's own database as a SQL source.
       CAIRN_DATA_PATH_ALLOW: path.resolve(__dirname, '../testdata'),
       CAIRN_SQL_SOURCE_ALLOW: `${url.hostname}:${url.port || '5432'}`,
-      // The command-trainer test runs examples/command-trainer/baseline.py.
-      CAIRN_COMMAND_ALLOW: 'python3',
+      // The command-trainer test runs examples/command-trainer/baseline.py; the
+      // pipelines test runs sh command steps.
+      CAIRN_COMMAND_ALLOW: 'python3,sh',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -28,7 +28,8 @@ use pages::{
     dataset_version::DatasetVersionPage, datasets::DatasetPage, datasets::DatasetsPage,
     endpoints::EndpointPage, endpoints::EndpointsPage, experiments::ComparePage, experiments::ExperimentPage,
     experiments::ExperimentsPage, experiments::RunPage, home::HomePage, jobs::JobPage, jobs::JobsPage,
-    login::LoginPage, models::ModelPage, models::ModelVersionPage, models::ModelsPage, not_found::NotFound,
+    lineage::LineagePage, login::LoginPage, models::ModelPage, models::ModelVersionPage, models::ModelsPage,
+    not_found::NotFound, pipelines::PipelinePage, pipelines::PipelineRunPage, pipelines::PipelinesPage,
     projects::ProjectsPage, settings::SettingsPage, training::TrainingPage, training_run::TrainingRunPage,
     validation::ValidationPage,
 };
@@ -74,6 +75,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/datasets/:id") view=DatasetPage />
                     <Route path=path!("/datasets/:id/versions/:version") view=DatasetVersionPage />
                     <Route path=path!("/datasets/:id/validations/:vid") view=ValidationPage />
+                    <Route path=path!("/pipelines") view=PipelinesPage />
+                    <Route path=path!("/pipelines/runs/:id") view=PipelineRunPage />
+                    <Route path=path!("/pipelines/:name") view=PipelinePage />
+                    <Route path=path!("/lineage") view=LineagePage />
+                    <Route path=path!("/lineage/:id") view=LineagePage />
                     <Route path=path!("/training") view=TrainingPage />
                     <Route path=path!("/training/runs/:id") view=TrainingRunPage />
                     <Route path=path!("/models") view=ModelsPage />

@@ -1,8 +1,9 @@
 //! Live updates from server-sent events, in the browser only. On the server (and
 //! before hydration) nothing is subscribed: the page shows what it rendered.
 
-use domain::JobId;
 use domain::jobs::{Job, LogLine};
+use domain::pipelines::RunDetail;
+use domain::{JobId, PipelineRunId};
 
 /// An open subscription; dropping it closes the stream.
 pub struct LiveLog {
@@ -21,12 +22,31 @@ pub fn follow_job_log(
     #[cfg(feature = "hydrate")]
     {
         let url = format!("/api/v1/jobs/{job_id}/log/stream?after={after}");
-        hydrate::Subscription::open(&url, on_line, on_state)
-            .map(|s| LiveLog { inner: send_wrapper::SendWrapper::new(s) })
+        hydrate::Subscription::open(
+            &url,
+            vec![("line", hydrate::json(on_line)), ("state", hydrate::json(on_state))],
+        )
+        .map(|s| LiveLog { inner: send_wrapper::SendWrapper::new(s) })
     }
     #[cfg(not(feature = "hydrate"))]
     {
         let _ = (job_id, after, on_line, on_state);
+        None
+    }
+}
+
+/// Follows a pipeline run: `on_run` with the whole run whenever it changed. The
+/// stream closes itself once the run is finished.
+pub fn follow_pipeline_run(run_id: PipelineRunId, on_run: impl Fn(RunDetail) + 'static) -> Option<LiveLog> {
+    #[cfg(feature = "hydrate")]
+    {
+        let url = format!("/api/v1/pipelines/runs/{run_id}/events");
+        hydrate::Subscription::open(&url, vec![("run", hydrate::json(on_run))])
+            .map(|s| LiveLog { inner: send_wrapper::SendWrapper::new(s) })
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (run_id, on_run);
         None
     }
 }
@@ -40,10 +60,20 @@ impl LiveLog {
 
 #[cfg(feature = "hydrate")]
 mod hydrate {
-    use domain::jobs::{Job, LogLine};
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
     use web_sys::{EventSource, MessageEvent};
+
+    pub type Handler = Box<dyn Fn(String)>;
+
+    /// A handler that decodes the event's JSON data (and ignores what does not decode).
+    pub fn json<T: serde::de::DeserializeOwned>(f: impl Fn(T) + 'static) -> Handler {
+        Box::new(move |s: String| {
+            if let Ok(v) = serde_json::from_str(&s) {
+                f(v)
+            }
+        })
+    }
 
     pub struct Subscription {
         source: EventSource,
@@ -51,29 +81,24 @@ mod hydrate {
     }
 
     impl Subscription {
-        pub fn open(
-            url: &str,
-            on_line: impl Fn(LogLine) + 'static,
-            on_state: impl Fn(Job) + 'static,
-        ) -> Option<Self> {
+        /// Opens `url` with one handler per event name; an `end` event closes it.
+        pub fn open(url: &str, handlers: Vec<(&'static str, Handler)>) -> Option<Self> {
             let source = EventSource::new(url).ok()?;
-            let data = |e: &MessageEvent| e.data().as_string();
-            let line = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
-                if let Some(l) = data(&e).and_then(|s| serde_json::from_str(&s).ok()) {
-                    on_line(l);
-                }
-            });
-            let state = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
-                if let Some(j) = data(&e).and_then(|s| serde_json::from_str(&s).ok()) {
-                    on_state(j);
-                }
-            });
+            let mut closures = Vec::new();
+            for (name, h) in handlers {
+                let c = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
+                    if let Some(s) = e.data().as_string() {
+                        h(s)
+                    }
+                });
+                source.add_event_listener_with_callback(name, c.as_ref().unchecked_ref()).ok()?;
+                closures.push(c);
+            }
             let closer = source.clone();
             let end = Closure::<dyn Fn(MessageEvent)>::new(move |_| closer.close());
-            for (name, handler) in [("line", &line), ("state", &state), ("end", &end)] {
-                source.add_event_listener_with_callback(name, handler.as_ref().unchecked_ref()).ok()?;
-            }
-            Some(Self { source, _handlers: vec![line, state, end] })
+            source.add_event_listener_with_callback("end", end.as_ref().unchecked_ref()).ok()?;
+            closures.push(end);
+            Some(Self { source, _handlers: closures })
         }
 
         pub fn close(&self) {

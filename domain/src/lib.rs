@@ -11,6 +11,7 @@ pub mod drift;
 pub mod ids;
 pub mod imports;
 pub mod jobs;
+pub mod lineage;
 pub mod overview;
 pub mod pipelines;
 pub mod preparation;

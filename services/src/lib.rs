@@ -16,6 +16,7 @@ pub mod db;
 pub mod error;
 pub mod jobs;
 pub mod lineage;
+pub mod lineage_graph;
 pub mod notifications;
 pub mod overview;
 pub mod pipelines;

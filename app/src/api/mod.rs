@@ -201,6 +201,7 @@ pub async fn metric_history(
         .await?)
 }
 pub mod datasets;
+pub mod pipelines;
 pub mod registry;
 pub mod serving;
 pub mod training;

@@ -45,6 +45,13 @@ const SECTIONS: &[Section] = &[
         counts_reviews: false,
     },
     Section {
+        href: "/pipelines",
+        label: "Pipelines",
+        icon: "M3 4h6v5H3zM15 4h6v5h-6zM9 15h6v5H9zM9 6.5h6M6 9l5 6M18 9l-5 6",
+        min_role: Role::Viewer,
+        counts_reviews: false,
+    },
+    Section {
         href: "/training",
         label: "Training",
         icon: "M4 20V10M10 20V4M16 20v-7M22 20H2",

@@ -971,6 +971,7 @@ fn Lineage(version: ModelVersion) -> impl IntoView {
                     (None, None) => view! { <span class="muted">"not recorded"</span> }.into_any(),
                 }}</dd>
                 <dt>"Registered"</dt><dd>{format!("{} by {}", when(v.created_at), v.created_by.clone().unwrap_or_else(|| "—".into()))}</dd>
+                <dt>"Graph"</dt><dd><a href=format!("/lineage?artifact=model_version:{}", v.model_version_id) data-testid="lineage-graph-link">"Walk the lineage: data, pipeline steps, components →"</a></dd>
                 <dt>"Version id"</dt><dd class="mono">{v.model_version_id.to_string()}</dd>
                 <dt>"Reference"</dt><dd class="mono">{format!("models:/{}/{}", v.model_name, v.version)}</dd>
             </dl>

@@ -5,6 +5,7 @@ mod datasets;
 mod db;
 mod jobs;
 mod lineage;
+mod lineage_graph;
 mod logged_models;
 mod pipelines;
 mod pipelines_builtin;

@@ -7,6 +7,7 @@ pub mod data_sources;
 pub mod datasets;
 pub mod endpoints;
 pub mod jobs;
+pub mod pipeline_events;
 pub mod preparation;
 pub mod projects;
 pub mod registry;
@@ -368,6 +369,7 @@ pub fn router() -> Router<ServerState> {
         .route("/endpoints/{name}/requests", get(endpoints::endpoint_requests))
         .route("/endpoints/{name}/feedback", post(endpoints::post_feedback))
         .route("/batch-predictions", post(endpoints::submit_batch_prediction))
+        .route("/pipelines/runs/{run_id}/events", get(pipeline_events::run_events))
 }
 
 /// Documents the bearer-token scheme every endpoint accepts.
