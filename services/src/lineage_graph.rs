@@ -70,6 +70,29 @@ fn str_prop<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
     v.get(k).and_then(Value::as_str)
 }
 
+/// Where a dataset version's bytes came from, as people name it.
+fn source_of(p: &Value) -> Option<String> {
+    let d = p.get("source_detail")?;
+    if let Some(path) = str_prop(d, "path") {
+        return Some(format!("from {path}"));
+    }
+    if let Some(url) = str_prop(d, "url") {
+        return Some(format!("from {url}"));
+    }
+    if let Some(source) = str_prop(d, "source") {
+        return Some(format!("SQL on {source}"));
+    }
+    if let Some(name) = str_prop(d, "file_name") {
+        return Some(format!("upload {name}"));
+    }
+    let input = str_prop(d, "input_dataset")?;
+    let split = str_prop(d, "split").unwrap_or("");
+    Some(format!(
+        "{split} rows prepared from {input} v{}",
+        d.get("input_version").and_then(Value::as_i64).unwrap_or(0)
+    ))
+}
+
 fn short_hash(h: &str) -> String {
     let hex = h.strip_prefix("sha256:").unwrap_or(h);
     format!("sha256:{}", hex.chars().take(10).collect::<String>())
@@ -94,6 +117,7 @@ fn artifact_node(a: &ArtifactInfo) -> LineageNode {
     };
     let detail = match a.type_name.as_str() {
         "file" | "model" => a.content_hash.as_deref().map(short_hash).or_else(|| Some(a.uri.clone())),
+        "dataset_version" => source_of(p).or_else(|| Some(a.uri.clone()).filter(|u| !u.is_empty())),
         _ => Some(a.uri.clone()).filter(|u| !u.is_empty()),
     };
     LineageNode {

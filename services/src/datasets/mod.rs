@@ -323,6 +323,9 @@ async fn insert_version(
                 "version": number,
                 "rows": ingested.n_rows,
                 "source": input.source_kind.as_str(),
+                // Where the bytes came from (path, URL, query, upload name), so a
+                // lineage walk ends at the CSV rather than at a storage key.
+                "source_detail": input.source_detail,
             }),
             external_id: Some(version_id.to_string()),
         },
