@@ -7,6 +7,7 @@ mod http;
 mod imports;
 mod jobs;
 mod mlflow;
+mod pipelines;
 mod preparation;
 mod registry;
 mod serving;
