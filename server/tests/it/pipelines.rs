@@ -385,3 +385,103 @@ async fn the_webhook_needs_a_good_signature_and_nothing_else(pool: PgPool) {
     assert_eq!(run_count(&pool).await, 1);
     workers.shutdown().await;
 }
+
+/// `cairn pipeline ...` against a real server on port 0 with workers.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_cli_submits_runs_waits_and_schedules(pool: PgPool) {
+    use server::cli::output::OutputFormat;
+    use server::cli::pipeline::{
+        NameArgs, PipelineCommand as C, RunArgs, RunIdArgs, RunsArgs, ScheduleAddArgs, ScheduleCommand as S,
+        ScheduleIdArgs, SubmitArgs,
+    };
+    use server::cli::remote::{Remote, RemoteArgs};
+    let (_, st, workers) = start(pool.clone()).await;
+    let (_, editor) = user_with_token(&pool, "ed", Role::Editor).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(server::serve::serve_on(listener, st, async {
+        let _ = stopped.await;
+    }));
+    let remote = RemoteArgs { url: url.clone(), token: Some(editor.clone()), output: OutputFormat::Table };
+    let cli = |cmd: C| {
+        let remote = remote.clone();
+        async move { Remote::new(&remote).unwrap().pipeline(OutputFormat::Table, cmd).await }
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pipeline.yaml");
+    std::fs::write(&file, SPEC).unwrap();
+    let out = cli(C::Submit(SubmitArgs { file: file.clone(), remote: remote.clone() })).await.unwrap();
+    assert!(out.starts_with("created hello v1 (2 steps"), "{out}");
+    let out = cli(C::Submit(SubmitArgs { file, remote: remote.clone() })).await.unwrap();
+    assert!(out.starts_with("unchanged: hello v1"), "{out}");
+    let out = cli(C::List(remote.clone())).await.unwrap();
+    assert!(out.lines().nth(1).unwrap().starts_with("hello"), "{out}");
+
+    // --wait follows the run to success and prints the steps.
+    let run = |params: Vec<&str>| RunArgs {
+        name: "hello".into(),
+        params: params.into_iter().map(String::from).collect(),
+        version: None,
+        wait: true,
+        remote: remote.clone(),
+    };
+    let out = cli(C::Run(run(vec!["n=4"]))).await.unwrap();
+    assert!(out.contains("succeeded"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("b ") && l.contains("succeeded")), "{out}");
+
+    // A failing run: exit code 4 and the failed step named.
+    let err = cli(C::Run(run(vec!["n=oops"]))).await.unwrap_err();
+    assert_eq!(err.exit_code(), 1, "a mistyped parameter is refused by the server: {err}");
+    assert!(err.to_string().contains("parameters.n"), "{err}");
+    let bad = SPEC.replace("* 2 ))", "* 2 )); exit 3").replace("name: hello", "name: broken");
+    let file = dir.path().join("broken.yaml");
+    std::fs::write(&file, bad).unwrap();
+    cli(C::Submit(SubmitArgs { file, remote: remote.clone() })).await.unwrap();
+    let err = cli(C::Run(RunArgs { name: "broken".into(), ..run(vec![]) })).await.unwrap_err();
+    assert_eq!(err.exit_code(), 4, "{err}");
+    assert!(err.to_string().contains("step b failed"), "{err}");
+
+    let out =
+        cli(C::Runs(RunsArgs { name: Some("hello".into()), state: None, limit: 10, remote: remote.clone() }))
+            .await
+            .unwrap();
+    assert_eq!(out.lines().count(), 2, "header + one run: {out}");
+    let run_id = out.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let out = cli(C::Status(RunIdArgs { run: run_id.clone(), remote: remote.clone() })).await.unwrap();
+    assert!(out.contains("manual by ed") || out.contains("ed"), "{out}");
+    let out = cli(C::Rerun(RunIdArgs { run: run_id.clone(), remote: remote.clone() })).await.unwrap();
+    assert!(out.starts_with("started run "), "{out}");
+    let err = cli(C::Cancel(RunIdArgs { run: run_id, remote: remote.clone() })).await.unwrap_err();
+    assert!(err.to_string().starts_with("409"), "{err}");
+
+    // Schedules: add (6 fields, a time zone), list, disable, enable, delete.
+    let out = cli(C::Schedule(S::Add(ScheduleAddArgs {
+        name: "hello".into(),
+        cron: "0 0 6 * * *".into(),
+        timezone: "Europe/Paris".into(),
+        params: vec![],
+        remote: remote.clone(),
+    })))
+    .await
+    .unwrap();
+    assert!(out.starts_with("schedule "), "{out}");
+    let id = out.split_whitespace().nth(1).unwrap().to_string();
+    let out =
+        cli(C::Schedule(S::List(NameArgs { name: "hello".into(), remote: remote.clone() }))).await.unwrap();
+    assert!(out.contains(&id) && out.contains("Europe/Paris"), "{out}");
+    let sid = || ScheduleIdArgs { name: "hello".into(), schedule: id.clone(), remote: remote.clone() };
+    assert!(cli(C::Schedule(S::Disable(sid()))).await.unwrap().ends_with("disabled"));
+    assert!(cli(C::Schedule(S::Enable(sid()))).await.unwrap().contains("enabled, next "));
+    assert_eq!(cli(C::Schedule(S::Delete(sid()))).await.unwrap(), format!("deleted schedule {id}"));
+    let err = cli(C::Schedule(S::Delete(sid()))).await.unwrap_err();
+    assert!(err.to_string().starts_with("404"), "{err}");
+
+    let out = cli(C::Show(NameArgs { name: "hello".into(), remote: remote.clone() })).await.unwrap();
+    assert!(out.contains("a(emit@1) b(double@1)") && out.contains("recent runs"), "{out}");
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    workers.shutdown().await;
+}
