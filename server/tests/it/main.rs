@@ -10,6 +10,7 @@ mod mlflow;
 mod pipelines;
 mod preparation;
 mod registry;
+mod reliability;
 mod serving;
 mod support;
 mod tracking;
