@@ -301,7 +301,7 @@ async fn complete(
     }
     record_lineage(&mut tx, pipeline, step, pinned, inputs, &outputs, ExecutionState::Complete, Some(job))
         .await?;
-    advance(&mut tx, step.pipeline_run_id).await?;
+    advance_after(&mut tx, step.pipeline_run_id, Some(vec![step.name.clone()])).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -312,7 +312,7 @@ async fn fail(st: &AppState, step: &sql::StepRow, job: Uuid, attempt: i32, reaso
     if sql::finish_step(&mut tx, step.pipeline_step_id, job, attempt, "failed", &json!({}), Some(reason))
         .await?
     {
-        advance(&mut tx, step.pipeline_run_id).await?;
+        advance_after(&mut tx, step.pipeline_run_id, Some(vec![step.name.clone()])).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -322,6 +322,14 @@ async fn fail(st: &AppState, step: &sql::StepRow, job: Uuid, attempt: i32, reaso
 /// and ends the run when nothing is left. The caller's transaction; takes the run's
 /// row lock.
 pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()> {
+    advance_after(conn, run_id, None).await
+}
+
+/// [`advance`] after the named steps ended: only their dependents can have become
+/// ready, so only those are looked at (a chain's end no longer scans every pending
+/// step).
+async fn advance_after(conn: &mut PgConnection, run_id: Uuid, ended: Option<Vec<String>>) -> Result<()> {
+    let mut frontier = ended;
     let Some((state, version_id, params)) = sql::lock_run(&mut *conn, run_id).await? else {
         return Ok(());
     };
@@ -352,10 +360,11 @@ pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()>
             // A failed run starts nothing new; running steps finish.
             break;
         }
-        let ready = sql::ready_steps(&mut *conn, run_id).await?;
+        let ready = sql::ready_steps(&mut *conn, run_id, frontier.as_deref()).await?;
         if ready.is_empty() {
             break;
         }
+        let mut settled: Vec<String> = Vec::new();
         let mut needed: Vec<String> = ready.iter().flat_map(|s| s.depends_on.iter().cloned()).collect();
         needed.sort();
         needed.dedup();
@@ -380,6 +389,7 @@ pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()>
                 )
                 .await?;
                 progressed = true;
+                settled.push(s.name.clone());
                 continue;
             }
             let outputs_of = |step: &str| -> Option<&Value> { by_name.get(step).map(|s| &s.outputs) };
@@ -438,6 +448,7 @@ pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()>
                 )
                 .await?;
                 progressed = true;
+                settled.push(s.name.clone());
                 break;
             }
             if let Some(cond) = &spec.when {
@@ -458,6 +469,7 @@ pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()>
                         )
                         .await?;
                         progressed = true;
+                        settled.push(s.name.clone());
                         continue;
                     }
                     Err(e) => {
@@ -474,6 +486,7 @@ pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()>
                         )
                         .await?;
                         progressed = true;
+                        settled.push(s.name.clone());
                         break;
                     }
                 }
@@ -497,6 +510,7 @@ pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()>
                 record_lineage(conn, &pipeline, s, pinned, &inputs, &outputs, ExecutionState::Cached, None)
                     .await?;
                 progressed = true;
+                settled.push(s.name.clone());
                 continue;
             }
             let queue_name = spec.resources.get("queue").cloned();
@@ -515,6 +529,7 @@ pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()>
         if !progressed {
             break;
         }
+        frontier = Some(settled);
     }
 
     // End the run when nothing can move any more.
