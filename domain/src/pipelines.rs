@@ -1191,6 +1191,38 @@ pub struct MonitorTrigger {
     pub parameters: BTreeMap<String, serde_json::Value>,
 }
 
+/// Body of `PATCH /api/v1/pipelines/{name}/schedules/{id}`: what to change (the
+/// rest stays as it is).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScheduleChange {
+    #[serde(default)]
+    pub cron: Option<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub parameters: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// A pipeline's new webhook secret: shown once, never readable again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookSecret {
+    pub secret: String,
+    /// How to call the webhook with it.
+    pub usage: String,
+}
+
+/// Answer to an accepted webhook call: the trigger job that will start the run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookAccepted {
+    pub job_id: crate::ids::JobId,
+}
+
 /// Checks trigger-time parameters against the declared ones and fills defaults.
 pub fn bind_parameters(
     declared: &BTreeMap<String, ParameterSpec>,

@@ -97,6 +97,30 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub serving: ServingArgs,
+
+    #[command(flatten)]
+    pub jobs: JobArgs,
+}
+
+/// How workers hold their jobs.
+#[derive(Args, Clone, Debug)]
+pub struct JobArgs {
+    /// How long a worker's claim on a job lasts without a heartbeat: a crashed
+    /// worker's jobs run again elsewhere after this. Short values are for tests.
+    #[arg(long, env = "CAIRN_JOB_LEASE_MS", default_value_t = 30_000, hide = true)]
+    pub job_lease_ms: u64,
+}
+
+impl Default for JobArgs {
+    fn default() -> Self {
+        Self { job_lease_ms: 30_000 }
+    }
+}
+
+impl JobArgs {
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.job_lease_ms.max(500))
+    }
 }
 
 /// The serving log's batching, queue and retention.
@@ -300,6 +324,8 @@ pub struct WorkerArgs {
     /// The serving log's retention applies in the hourly cleanup, which workers run.
     #[command(flatten)]
     pub serving: ServingArgs,
+    #[command(flatten)]
+    pub jobs: JobArgs,
 }
 
 /// A secret that never appears in logs or `Debug` output.
@@ -367,6 +393,7 @@ pub struct ServeConfig {
     pub serving_only: bool,
     pub serving: services::serving::logs::LogSettings,
     pub pipelines: Vec<PathBuf>,
+    pub job_lease: std::time::Duration,
 }
 
 impl ServeArgs {
@@ -396,6 +423,7 @@ impl ServeArgs {
             serving_only: self.serving_only,
             serving: self.serving.settings(),
             pipelines: self.pipelines,
+            job_lease: self.jobs.lease(),
         })
     }
 }
@@ -488,6 +516,7 @@ mod tests {
             serving_only: false,
             serving: ServingArgs::default(),
             pipelines: Vec::new(),
+            jobs: JobArgs::default(),
         };
         let cfg = args.validate().unwrap();
         let s = cfg.summary();
@@ -577,6 +606,7 @@ mod tests {
             serving_only: false,
             serving: ServingArgs::default(),
             pipelines: Vec::new(),
+            jobs: JobArgs::default(),
         };
         let err = args.clone().validate().unwrap_err().to_string();
         assert!(err.contains("CAIRN_SECRET_KEY") && err.contains("make run"), "{err}");

@@ -58,7 +58,7 @@ pub async fn run(cfg: ServeConfig) -> anyhow::Result<()> {
         serve_app(listener, app, shutdown_signal()).await?;
     } else {
         tracing::info!(%addr, store = state.services.store.location(), "serving dashboard and API");
-        let background = Background::start(&state.services, cfg.workers, Vec::new()).await?;
+        let background = Background::start(&state.services, cfg.workers, Vec::new(), cfg.job_lease).await?;
         submit_pipelines(&state.services, &cfg.pipelines).await?;
         serve_on(listener, state, shutdown_signal()).await?;
         background.shutdown().await;
@@ -103,7 +103,12 @@ pub struct Background {
 }
 
 impl Background {
-    pub async fn start(st: &services::AppState, workers: usize, queues: Vec<String>) -> anyhow::Result<Self> {
+    pub async fn start(
+        st: &services::AppState,
+        workers: usize,
+        queues: Vec<String>,
+        lease: std::time::Duration,
+    ) -> anyhow::Result<Self> {
         use services::queue::{JobRegistry, worker};
         services::jobs::builtin::ensure_schedules(&st.db).await?;
         services::pipelines::register_builtins(&st.db).await?;
@@ -125,7 +130,9 @@ impl Background {
                     queues,
                     // A cancel reaches a running job at its next heartbeat: keep that
                     // within a couple of seconds (one small UPDATE per beat).
-                    heartbeat_interval: std::time::Duration::from_secs(2),
+                    heartbeat_interval: std::time::Duration::from_secs(2).min(lease / 4),
+                    lease,
+                    reap_interval: worker::WorkerConfig::default().reap_interval.min(lease / 2),
                     ..Default::default()
                 },
             )
@@ -166,7 +173,7 @@ pub async fn run_worker(args: crate::config::WorkerArgs) -> anyhow::Result<()> {
             "CAIRN_SECRET_KEY is not set: this worker cannot deliver webhooks with encrypted secrets or query SQL sources with stored connections"
         ),
     }
-    let background = Background::start(&st, args.workers.max(1), args.queues).await?;
+    let background = Background::start(&st, args.workers.max(1), args.queues, args.jobs.lease()).await?;
     println!("cairn worker running {} jobs at once; stop with Ctrl-C or SIGTERM", args.workers.max(1));
     shutdown_signal().await;
     background.shutdown().await;

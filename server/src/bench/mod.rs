@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod drift;
+pub mod pipeline;
 pub mod profile;
 pub mod serving;
 pub mod tracking;
@@ -30,9 +31,24 @@ pub enum BenchCommand {
     Profile(ProfileBenchArgs),
     /// Training: logistic regression on flights; a random search on credit_data run by queue workers.
     Train(TrainBenchArgs),
+    /// Pipelines: orchestration overhead per step of a 1,000-step pipeline of no-op
+    /// command steps, as a chain and as a wide fan-out.
+    Pipeline(PipelineBenchArgs),
     /// Serving: 1-row and 1,000-row predictions over loopback (log on/off), latency at
     /// half of peak, and reading 1M logged requests back.
     Serving(ServingBenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PipelineBenchArgs {
+    /// Steps of each pipeline.
+    #[arg(long, default_value_t = 1_000)]
+    pub steps: usize,
+    /// Step jobs run at once.
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+    #[command(flatten)]
+    pub bench: BenchArgs,
 }
 
 #[derive(Args, Debug)]
@@ -228,6 +244,14 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 workers: args.workers,
             };
             let result = train::run(&scratch.pool, &settings).await;
+            scratch.drop().await?;
+            result?.print(args.bench.json);
+            Ok(())
+        }
+        BenchCommand::Pipeline(args) => {
+            let scratch = Scratch::create(&args.bench.db.database_url).await?;
+            let settings = pipeline::Settings { steps: args.steps, workers: args.workers };
+            let result = pipeline::run(&scratch.pool, &settings).await;
             scratch.drop().await?;
             result?.print(args.bench.json);
             Ok(())

@@ -213,7 +213,7 @@ pub async fn run(pool: &PgPool, s: &Settings) -> anyhow::Result<Report> {
     })
 }
 
-async fn bench_user(pool: &PgPool) -> anyhow::Result<services::auth::Principal> {
+pub(super) async fn bench_user(pool: &PgPool) -> anyhow::Result<services::auth::Principal> {
     let name = format!("bench-{}", uuid::Uuid::new_v4().simple());
     let id: uuid::Uuid = sqlx::query_scalar(
         "insert into app_user (username, password_hash, role) values ($1, 'x', 'editor') returning user_id",

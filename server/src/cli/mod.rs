@@ -11,6 +11,7 @@
 
 pub mod model;
 pub mod output;
+pub mod pipeline;
 pub mod remote;
 
 use crate::config::{DatabaseArgs, LogFormat, ServeArgs};
@@ -58,6 +59,9 @@ pub enum Command {
     /// back promotions (a protected alias moves only through an approved request).
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Pipelines: submit specs, run them (`--wait` follows a run), runs, schedules.
+    #[command(subcommand)]
+    Pipeline(pipeline::PipelineCommand),
     /// Benchmarks: print their figures (`--json` for a machine-readable last line).
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -221,6 +225,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Model(cmd) => {
             let remote = cmd.remote().clone();
             remote_cmd(&remote, |r, out| async move { r.model(out, cmd).await }).await
+        }
+        Command::Pipeline(cmd) => {
+            let remote = cmd.remote().clone();
+            remote_cmd(&remote, |r, out| async move { r.pipeline(out, cmd).await }).await
         }
         Command::Project(ProjectCommand::Create(args)) => {
             let (name, description) = (args.name, args.description);

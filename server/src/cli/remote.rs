@@ -30,6 +30,9 @@ pub enum RemoteError {
     Api { status: u16, code: String, message: String },
     #[error("unexpected response from the server: {0}")]
     Decode(String),
+    /// The command line was wrong in a way clap cannot see (a file, a `k=v` pair).
+    #[error("{0}")]
+    Usage(String),
     /// A run ended, but not as hoped (failed, cancelled, or a gate failed).
     #[error("{0}")]
     Verdict(String),
@@ -38,7 +41,7 @@ pub enum RemoteError {
 impl RemoteError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            RemoteError::BadUrl(..) => 2,
+            RemoteError::BadUrl(..) | RemoteError::Usage(_) => 2,
             RemoteError::Unreachable { .. } => 3,
             RemoteError::Api { .. } | RemoteError::Decode(_) => 1,
             RemoteError::Verdict(_) => 4,
@@ -99,6 +102,35 @@ impl Remote {
 
     pub(super) fn client_put(&self, path: &str) -> Result<reqwest::RequestBuilder, RemoteError> {
         Ok(self.client.put(self.url(path)?))
+    }
+
+    pub(super) fn client_patch(&self, path: &str) -> Result<reqwest::RequestBuilder, RemoteError> {
+        Ok(self.client.patch(self.url(path)?))
+    }
+
+    /// A DELETE answered with 204 (no body to decode).
+    pub(super) async fn delete(&self, path: &str) -> Result<(), RemoteError> {
+        let req = self.client.delete(self.url(path)?);
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let resp = req
+            .send()
+            .await
+            .map_err(|source| RemoteError::Unreachable { url: self.base.to_string(), source })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = resp.bytes().await.map_err(|e| RemoteError::Decode(e.to_string()))?;
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let text = |k: &str| v["error"][k].as_str().map(str::to_string);
+        Err(RemoteError::Api {
+            status: status.as_u16(),
+            code: text("code").unwrap_or_else(|| "error".into()),
+            message: text("message").unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned()),
+        })
     }
 
     pub(super) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, RemoteError> {

@@ -535,6 +535,57 @@ pub async fn steps(db: impl PgExecutor<'_>, run_id: Uuid) -> sqlx::Result<Vec<St
     .await
 }
 
+/// Pending steps of a run whose dependencies have all ended: all that `advance` may
+/// move. Chosen in SQL so a step's end does not read every row of a 1,000-step run.
+/// With `after`, only steps that depend on one of those (the steps that just ended)
+/// are considered.
+pub async fn ready_steps(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    after: Option<&[String]>,
+) -> sqlx::Result<Vec<StepRow>> {
+    sqlx::query_as!(
+        StepRow,
+        r#"select s.pipeline_step_id, s.pipeline_run_id, s.name, s.position, s.component_name, s.component_version,
+                  s.component_digest, s.state::text as "state!", s.depends_on, s.attempt, s.max_attempts, s.timeout_s,
+                  s.cache_enabled, s.job_id, s.inputs, s.outputs, s.cache_key, s.cached_from,
+                  c.pipeline_run_id as "cached_from_run?", s.external, s.error, s.started_at, s.finished_at
+           from pipeline_step s left join pipeline_step c on c.pipeline_step_id = s.cached_from
+           where s.pipeline_run_id = $1 and s.state = 'pending'
+             and ($2::text[] is null or s.depends_on && $2)
+             and not exists (
+                 select 1 from unnest(s.depends_on) as d(name)
+                 left join pipeline_step u on u.pipeline_run_id = s.pipeline_run_id and u.name = d.name
+                 where u.state is null or u.state not in ('succeeded', 'cached', 'skipped', 'failed', 'cancelled'))
+           order by s.position"#,
+        run_id,
+        after as Option<&[String]>
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Some steps of a run by name (the dependencies of the ready ones).
+pub async fn steps_named(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    names: &[String],
+) -> sqlx::Result<Vec<StepRow>> {
+    sqlx::query_as!(
+        StepRow,
+        r#"select s.pipeline_step_id, s.pipeline_run_id, s.name, s.position, s.component_name, s.component_version,
+                  s.component_digest, s.state::text as "state!", s.depends_on, s.attempt, s.max_attempts, s.timeout_s,
+                  s.cache_enabled, s.job_id, s.inputs, s.outputs, s.cache_key, s.cached_from,
+                  c.pipeline_run_id as "cached_from_run?", s.external, s.error, s.started_at, s.finished_at
+           from pipeline_step s left join pipeline_step c on c.pipeline_step_id = s.cached_from
+           where s.pipeline_run_id = $1 and s.name = any($2)"#,
+        run_id,
+        names
+    )
+    .fetch_all(conn)
+    .await
+}
+
 pub async fn step(db: impl PgExecutor<'_>, step_id: Uuid) -> sqlx::Result<Option<StepRow>> {
     sqlx::query_as!(
         StepRow,

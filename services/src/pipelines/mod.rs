@@ -23,8 +23,8 @@ use crate::{AppState, Error, Result};
 use domain::pipelines::{
     CachedFrom, CommandComponentSpec, ComponentInfo, ComponentKind, ComponentRef, ComponentSignature,
     DatasetTrigger, MonitorTrigger, NewSchedule, PinnedComponent, PipelineDetail, PipelineSchedule,
-    PipelineSummary, PipelineVersion, RunDetail, RunState, RunSummary, StartRun, StepRun, StepState,
-    Submitted, Trigger, VersionSummary, bind_parameters,
+    PipelineSummary, PipelineVersion, RunDetail, RunState, RunSummary, ScheduleChange, StartRun, StepRun,
+    StepState, Submitted, Trigger, VersionSummary, bind_parameters,
 };
 use domain::{
     JobId, PipelineId, PipelineRunId, PipelineStepId, PipelineVersionId, ScheduleId, ValidationError,
@@ -928,6 +928,38 @@ pub async fn update_schedule(
         last_run_at: s.last_run_at,
         parameters: new.parameters,
     })
+}
+
+/// A pipeline's schedules.
+pub async fn schedules(st: &AppState, p: &Principal, name_or_id: &str) -> Result<Vec<PipelineSchedule>> {
+    authorize(p, Action::Read)?;
+    let row = pipeline_row(st, name_or_id).await?;
+    pipeline_schedules(st, row.pipeline_id).await
+}
+
+/// Changes only what `change` names (enable/disable from the CLI or the dashboard
+/// without restating the cron).
+pub async fn change_schedule(
+    st: &AppState,
+    p: &Principal,
+    name_or_id: &str,
+    id: ScheduleId,
+    change: ScheduleChange,
+) -> Result<PipelineSchedule> {
+    authorize(p, Action::Write)?;
+    let row = pipeline_row(st, name_or_id).await?;
+    let current = pipeline_schedules(st, row.pipeline_id)
+        .await?
+        .into_iter()
+        .find(|s| s.schedule_id == id)
+        .ok_or_else(|| Error::not_found("schedule of this pipeline", id))?;
+    let new = NewSchedule {
+        cron: change.cron.unwrap_or(current.cron),
+        timezone: change.timezone.unwrap_or(current.timezone),
+        parameters: change.parameters.unwrap_or(current.parameters),
+        enabled: change.enabled.unwrap_or(current.enabled),
+    };
+    update_schedule(st, p, name_or_id, id, new).await
 }
 
 pub async fn delete_schedule(st: &AppState, p: &Principal, name_or_id: &str, id: ScheduleId) -> Result<()> {

@@ -33,7 +33,8 @@ use domain::{ArtifactId, JobId, ProjectId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -114,14 +115,51 @@ fn job_attempts(step_attempts: i32) -> i32 {
 pub(crate) struct Plan {
     pub spec: PipelineSpec,
     pub components: BTreeMap<String, PinnedComponent>,
+    /// Step name → position in `spec.steps`.
+    index: HashMap<String, usize>,
+}
+
+impl Plan {
+    pub fn step(&self, name: &str) -> Option<&domain::pipelines::StepSpec> {
+        self.index.get(name).and_then(|i| self.spec.steps.get(*i))
+    }
 }
 
 pub(crate) fn plan_of(row: &sql::VersionRow) -> Result<Plan> {
-    let spec = serde_json::from_value(row.spec.clone())
+    let spec: PipelineSpec = serde_json::from_value(row.spec.clone())
         .map_err(|e| Error::Other(anyhow::anyhow!("stored pipeline spec is unreadable: {e}")))?;
     let components = serde_json::from_value(row.components.clone())
         .map_err(|e| Error::Other(anyhow::anyhow!("stored component pins are unreadable: {e}")))?;
-    Ok(Plan { spec, components })
+    let index = spec.steps.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
+    Ok(Plan { spec, components, index })
+}
+
+/// Parsed plans by version id. Versions are immutable, and `advance` runs after every
+/// step: reading and parsing a 1,000-step spec each time made a run quadratic in its
+/// steps (`cairn bench pipeline`).
+static PLANS: LazyLock<Mutex<HashMap<Uuid, Arc<Plan>>>> = LazyLock::new(Default::default);
+/// Versions kept; the whole cache is dropped when full (a miss costs one query).
+const PLANS_KEPT: usize = 64;
+
+fn cached_plan(version_id: Uuid) -> Option<Arc<Plan>> {
+    PLANS.lock().ok().and_then(|m| m.get(&version_id).cloned())
+}
+
+async fn plan_for(conn: &mut PgConnection, pipeline_id: Uuid, version_id: Uuid) -> Result<Arc<Plan>> {
+    if let Some(plan) = cached_plan(version_id) {
+        return Ok(plan);
+    }
+    let version = sql::version(&mut *conn, pipeline_id, Some(version_id), None, None)
+        .await?
+        .ok_or_else(|| Error::not_found("pipeline version", version_id))?;
+    let plan = Arc::new(plan_of(&version)?);
+    if let Ok(mut m) = PLANS.lock() {
+        if m.len() >= PLANS_KEPT {
+            m.clear();
+        }
+        m.insert(version_id, plan.clone());
+    }
+    Ok(plan)
 }
 
 async fn run_step(st: &AppState, ctx: &JobCtx, step_id: Uuid) -> anyhow::Result<()> {
@@ -137,10 +175,10 @@ async fn run_step(st: &AppState, ctx: &JobCtx, step_id: Uuid) -> anyhow::Result<
         .into_iter()
         .next()
         .ok_or_else(|| Permanent("the run was deleted".into()))?;
-    let version = sql::version(&st.db, run.pipeline_id, Some(run.pipeline_version_id), None, None)
-        .await?
-        .ok_or_else(|| Permanent("the pipeline version was deleted".into()))?;
-    let plan = plan_of(&version)?;
+    let plan = {
+        let mut conn = st.db.acquire().await?;
+        plan_for(&mut conn, run.pipeline_id, run.pipeline_version_id).await?
+    };
     let pinned = plan
         .components
         .get(&step.name)
@@ -273,7 +311,7 @@ async fn complete(
     }
     record_lineage(&mut tx, pipeline, step, pinned, inputs, &outputs, ExecutionState::Complete, Some(job))
         .await?;
-    advance(&mut tx, step.pipeline_run_id).await?;
+    advance_after(&mut tx, step.pipeline_run_id, Some(vec![step.name.clone()])).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -284,7 +322,7 @@ async fn fail(st: &AppState, step: &sql::StepRow, job: Uuid, attempt: i32, reaso
     if sql::finish_step(&mut tx, step.pipeline_step_id, job, attempt, "failed", &json!({}), Some(reason))
         .await?
     {
-        advance(&mut tx, step.pipeline_run_id).await?;
+        advance_after(&mut tx, step.pipeline_run_id, Some(vec![step.name.clone()])).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -294,44 +332,58 @@ async fn fail(st: &AppState, step: &sql::StepRow, job: Uuid, attempt: i32, reaso
 /// and ends the run when nothing is left. The caller's transaction; takes the run's
 /// row lock.
 pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()> {
+    advance_after(conn, run_id, None).await
+}
+
+/// [`advance`] after the named steps ended: only their dependents can have become
+/// ready, so only those are looked at (a chain's end no longer scans every pending
+/// step).
+async fn advance_after(conn: &mut PgConnection, run_id: Uuid, ended: Option<Vec<String>>) -> Result<()> {
+    let mut frontier = ended;
     let Some((state, version_id, params)) = sql::lock_run(&mut *conn, run_id).await? else {
         return Ok(());
     };
     if matches!(state.as_str(), "succeeded" | "failed" | "cancelled") {
         return Ok(());
     }
-    let run = sql::runs(&mut *conn, Some(run_id), None, None, None, 1)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::not_found("pipeline run", run_id))?;
-    let version = sql::version(&mut *conn, run.pipeline_id, Some(version_id), None, None)
-        .await?
-        .ok_or_else(|| Error::not_found("pipeline version", version_id))?;
-    let plan = plan_of(&version)?;
+    // The run's row (for the pipeline's name) only when needed: a cache miss of the
+    // plan or a cached step's lineage.
+    let mut run_row: Option<sql::RunRow> = None;
+    let plan = match cached_plan(version_id) {
+        Some(plan) => plan,
+        None => {
+            let run = run_of(&mut *conn, &mut run_row, run_id).await?;
+            let pipeline_id = run.pipeline_id;
+            plan_for(&mut *conn, pipeline_id, version_id).await?
+        }
+    };
     let params: BTreeMap<String, Value> = serde_json::from_value(params).unwrap_or_default();
     if state == "queued" {
         sql::set_run_state(&mut *conn, run_id, "running", None).await?;
     }
 
+    // Each pass settles or queues the steps whose dependencies have ended; only a
+    // settled step (skipped, cached, failed) can make another ready, so only then is
+    // there another pass.
     loop {
-        let steps = sql::steps(&mut *conn, run_id).await?;
-        let by_name: BTreeMap<&str, &sql::StepRow> = steps.iter().map(|s| (s.name.as_str(), s)).collect();
+        if counts(&mut *conn, run_id).await?.failed_or_cancelled > 0 {
+            // A failed run starts nothing new; running steps finish.
+            break;
+        }
+        let ready = sql::ready_steps(&mut *conn, run_id, frontier.as_deref()).await?;
+        if ready.is_empty() {
+            break;
+        }
+        let mut settled: Vec<String> = Vec::new();
+        let mut needed: Vec<String> = ready.iter().flat_map(|s| s.depends_on.iter().cloned()).collect();
+        needed.sort();
+        needed.dedup();
+        let deps = sql::steps_named(&mut *conn, run_id, &needed).await?;
+        let by_name: HashMap<&str, &sql::StepRow> = deps.iter().map(|s| (s.name.as_str(), s)).collect();
         let state_of = |n: &str| by_name.get(n).and_then(|s| StepState::parse(&s.state));
-        let any_failed = steps
-            .iter()
-            .any(|s| matches!(StepState::parse(&s.state), Some(StepState::Failed | StepState::Cancelled)));
         let mut progressed = false;
-        for s in steps.iter().filter(|s| s.state == "pending") {
-            if any_failed {
-                // A failed run starts nothing new; running steps finish.
-                break;
-            }
-            let deps: Vec<Option<StepState>> = s.depends_on.iter().map(|d| state_of(d)).collect();
-            if !deps.iter().all(|d| d.is_some_and(StepState::is_terminal)) {
-                continue;
-            }
-            let Some(spec) = plan.spec.steps.iter().find(|x| x.name == s.name) else { continue };
+        for s in &ready {
+            let Some(spec) = plan.step(&s.name) else { continue };
             let Some(pinned) = plan.components.get(&s.name) else { continue };
             if let Some(skipped) = s.depends_on.iter().find(|d| state_of(d) == Some(StepState::Skipped)) {
                 let reason = format!("skipped: it needs step '{skipped}', which was skipped");
@@ -347,6 +399,7 @@ pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()>
                 )
                 .await?;
                 progressed = true;
+                settled.push(s.name.clone());
                 continue;
             }
             let outputs_of = |step: &str| -> Option<&Value> { by_name.get(step).map(|s| &s.outputs) };
@@ -405,6 +458,7 @@ pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()>
                 )
                 .await?;
                 progressed = true;
+                settled.push(s.name.clone());
                 break;
             }
             if let Some(cond) = &spec.when {
@@ -425,6 +479,7 @@ pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()>
                         )
                         .await?;
                         progressed = true;
+                        settled.push(s.name.clone());
                         continue;
                     }
                     Err(e) => {
@@ -441,6 +496,7 @@ pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()>
                         )
                         .await?;
                         progressed = true;
+                        settled.push(s.name.clone());
                         break;
                     }
                 }
@@ -460,18 +516,11 @@ pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()>
                     None,
                 )
                 .await?;
-                record_lineage(
-                    conn,
-                    &run.pipeline_name,
-                    s,
-                    pinned,
-                    &inputs,
-                    &outputs,
-                    ExecutionState::Cached,
-                    None,
-                )
-                .await?;
+                let pipeline = run_of(&mut *conn, &mut run_row, run_id).await?.pipeline_name.clone();
+                record_lineage(conn, &pipeline, s, pinned, &inputs, &outputs, ExecutionState::Cached, None)
+                    .await?;
                 progressed = true;
+                settled.push(s.name.clone());
                 continue;
             }
             let queue_name = spec.resources.get("queue").cloned();
@@ -486,20 +535,21 @@ pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()>
             )
             .await?;
             sql::queue_step(&mut *conn, s.pipeline_step_id, job.0, &inputs_json, &cache_key).await?;
-            progressed = true;
         }
         if !progressed {
             break;
         }
+        frontier = Some(settled);
     }
 
     // End the run when nothing can move any more.
-    let steps = sql::steps(&mut *conn, run_id).await?;
-    let states: Vec<StepState> = steps.iter().filter_map(|s| StepState::parse(&s.state)).collect();
-    if states.iter().any(|s| s.is_active()) {
+    let c = counts(&mut *conn, run_id).await?;
+    if c.active > 0 {
         return Ok(());
     }
-    if let Some(failed) = steps.iter().find(|s| s.state == "failed") {
+    if c.failed > 0 {
+        let steps = sql::steps(&mut *conn, run_id).await?;
+        let Some(failed) = steps.iter().find(|s| s.state == "failed") else { return Ok(()) };
         let reason = format!(
             "step '{}' failed: {}",
             failed.name,
@@ -509,10 +559,47 @@ pub(crate) async fn advance(conn: &mut PgConnection, run_id: Uuid) -> Result<()>
         sql::set_run_state(&mut *conn, run_id, "failed", Some(&reason)).await?;
         return Ok(());
     }
-    if states.iter().all(|s| s.is_terminal()) {
+    if c.pending == 0 {
         sql::set_run_state(&mut *conn, run_id, "succeeded", None).await?;
     }
     Ok(())
+}
+
+/// The run's row, read once per `advance` and only if needed.
+async fn run_of<'a>(
+    conn: &mut PgConnection,
+    slot: &'a mut Option<sql::RunRow>,
+    run_id: Uuid,
+) -> Result<&'a sql::RunRow> {
+    if slot.is_none() {
+        *slot = sql::runs(&mut *conn, Some(run_id), None, None, None, 1).await?.into_iter().next();
+    }
+    slot.as_ref().ok_or_else(|| Error::not_found("pipeline run", run_id))
+}
+
+/// Steps of a run per kind of state, from one aggregate query.
+struct Counts {
+    active: i64,
+    pending: i64,
+    failed: i64,
+    failed_or_cancelled: i64,
+}
+
+async fn counts(conn: &mut PgConnection, run_id: Uuid) -> Result<Counts> {
+    let mut c = Counts { active: 0, pending: 0, failed: 0, failed_or_cancelled: 0 };
+    for (_, state, n) in sql::step_counts(&mut *conn, &[run_id]).await? {
+        match StepState::parse(&state) {
+            Some(s) if s.is_active() => c.active += n,
+            Some(StepState::Pending) => c.pending += n,
+            Some(StepState::Failed) => {
+                c.failed += n;
+                c.failed_or_cancelled += n;
+            }
+            Some(StepState::Cancelled) => c.failed_or_cancelled += n,
+            _ => {}
+        }
+    }
+    Ok(c)
 }
 
 /// `name`, `name@latest` or `name@3` → the dataset version value.

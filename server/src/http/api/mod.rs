@@ -8,6 +8,7 @@ pub mod datasets;
 pub mod endpoints;
 pub mod jobs;
 pub mod pipeline_events;
+pub mod pipelines;
 pub mod preparation;
 pub mod projects;
 pub mod registry;
@@ -120,6 +121,27 @@ use utoipa::OpenApi;
         registry::inbox,
         registry::list_notifications,
         registry::mark_read,
+        pipeline_events::run_events,
+        pipelines::submit,
+        pipelines::list_pipelines,
+        pipelines::get_pipeline,
+        pipelines::delete_pipeline,
+        pipelines::get_version,
+        pipelines::start_run,
+        pipelines::list_pipeline_runs,
+        pipelines::list_runs,
+        pipelines::get_run,
+        pipelines::cancel_run,
+        pipelines::rerun,
+        pipelines::list_schedules,
+        pipelines::create_schedule,
+        pipelines::change_schedule,
+        pipelines::delete_schedule,
+        pipelines::create_webhook_secret,
+        pipelines::webhook,
+        pipelines::monitor_trigger,
+        pipelines::list_components,
+        pipelines::register_component,
     ),
     components(schemas(
         ErrorBody,
@@ -265,6 +287,39 @@ use utoipa::OpenApi;
         domain::registry::ModelDetail,
         domain::registry::Notification,
         domain::registry::Inbox,
+        domain::pipelines::ValueType,
+        domain::pipelines::ParameterSpec,
+        domain::pipelines::PortSpec,
+        domain::pipelines::CommandComponentSpec,
+        domain::pipelines::StepSpec,
+        domain::pipelines::PipelineSpec,
+        domain::pipelines::TriggerSpec,
+        domain::pipelines::ScheduleTrigger,
+        domain::pipelines::DatasetTrigger,
+        domain::pipelines::ComponentSignature,
+        domain::pipelines::ComponentKind,
+        domain::pipelines::ComponentInfo,
+        domain::pipelines::PinnedComponent,
+        domain::pipelines::RunState,
+        domain::pipelines::StepState,
+        domain::pipelines::Trigger,
+        domain::pipelines::PipelineSummary,
+        domain::pipelines::PipelineVersion,
+        domain::pipelines::PipelineDetail,
+        domain::pipelines::VersionSummary,
+        domain::pipelines::PipelineSchedule,
+        domain::pipelines::RunSummary,
+        domain::pipelines::StepRun,
+        domain::pipelines::CachedFrom,
+        domain::pipelines::RunDetail,
+        domain::pipelines::SubmitPipeline,
+        domain::pipelines::Submitted,
+        domain::pipelines::StartRun,
+        domain::pipelines::NewSchedule,
+        domain::pipelines::ScheduleChange,
+        domain::pipelines::MonitorTrigger,
+        domain::pipelines::WebhookSecret,
+        domain::pipelines::WebhookAccepted,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -281,6 +336,7 @@ use utoipa::OpenApi;
         (name = "data-sources", description = "Registered SQL sources (Postgres) that dataset versions can be imported from"),
         (name = "serving", description = "Endpoints serving registered model versions: traffic routes, predictions (also /v2/models/{name}/infer and /endpoints/{name}/invocations), serving-log statistics, recent requests, feedback"),
         (name = "registry", description = "Registered models, versions, aliases and approval-gated promotion; the caller's inbox"),
+        (name = "pipelines", description = "Pipelines: versioned DAG specs, runs with live step states, schedules, a signed webhook for CI, a trigger for monitoring, and the component registry"),
         (name = "tracking", description = "Experiments, runs and metric histories (also served MLflow-style at /api/2.0/mlflow)"),
     )
 )]
@@ -370,6 +426,24 @@ pub fn router() -> Router<ServerState> {
         .route("/endpoints/{name}/feedback", post(endpoints::post_feedback))
         .route("/batch-predictions", post(endpoints::submit_batch_prediction))
         .route("/pipelines/runs/{run_id}/events", get(pipeline_events::run_events))
+        .route("/pipelines", get(pipelines::list_pipelines).post(pipelines::submit))
+        .route("/pipelines/{name}", get(pipelines::get_pipeline).delete(pipelines::delete_pipeline))
+        .route("/pipelines/{name}/versions/{version}", get(pipelines::get_version))
+        .route("/pipelines/{name}/runs", get(pipelines::list_pipeline_runs).post(pipelines::start_run))
+        .route("/pipelines/{name}/schedules", get(pipelines::list_schedules).post(pipelines::create_schedule))
+        .route(
+            "/pipelines/{name}/schedules/{schedule_id}",
+            patch(pipelines::change_schedule).delete(pipelines::delete_schedule),
+        )
+        .route("/pipelines/{name}/webhook-secret", post(pipelines::create_webhook_secret))
+        .route("/pipelines/{name}/webhook", post(pipelines::webhook))
+        .route("/pipelines/{name}/monitor-trigger", post(pipelines::monitor_trigger))
+        .route("/pipeline-runs", get(pipelines::list_runs))
+        .route("/pipeline-runs/{run_id}", get(pipelines::get_run))
+        .route("/pipeline-runs/{run_id}/cancel", post(pipelines::cancel_run))
+        .route("/pipeline-runs/{run_id}/rerun", post(pipelines::rerun))
+        .route("/pipeline-components", get(pipelines::list_components))
+        .route("/pipeline-components/{name}", post(pipelines::register_component))
 }
 
 /// Documents the bearer-token scheme every endpoint accepts.
