@@ -656,24 +656,28 @@ pub async fn cancel_run(st: &AppState, p: &Principal, run_id: PipelineRunId) -> 
             Ok(_) | Err(Error::NotFound { .. }) | Err(Error::Conflict(_)) => {}
             Err(e) => return Err(e),
         }
-        if let Some(batch) = external.as_ref().and_then(|e| external_of(e, "batch_predict_job")) {
-            match queue::cancel(&st.db, JobId(batch)).await {
-                Ok(_) | Err(Error::NotFound { .. }) | Err(Error::Conflict(_)) => {}
-                Err(e) => tracing::warn!(error = %e, "could not cancel the step's batch prediction"),
-            }
-        }
-        if let Some(training) = external.as_ref().and_then(external_training_run) {
-            match crate::training::cancel(st, p, training).await {
-                Ok(()) | Err(Error::Conflict(_)) | Err(Error::NotFound { .. }) => {}
-                Err(e) => tracing::warn!(error = %e, "could not cancel the step's training run"),
-            }
+        if let Some(external) = &external {
+            stop_external(st, p, external).await;
         }
     }
     run_detail(st, run_id.0).await
 }
 
-fn external_training_run(v: &Value) -> Option<Uuid> {
-    external_of(v, "training_run")
+/// Stops the work a waiting step started elsewhere (a training run or search, a
+/// batch prediction). Best effort: work that already ended is left as it is.
+pub(crate) async fn stop_external(st: &AppState, p: &Principal, external: &Value) {
+    if let Some(batch) = external_of(external, "batch_predict_job") {
+        match queue::cancel(&st.db, JobId(batch)).await {
+            Ok(_) | Err(Error::NotFound { .. }) | Err(Error::Conflict(_)) => {}
+            Err(e) => tracing::warn!(error = %e, "could not cancel the step's batch prediction"),
+        }
+    }
+    if let Some(training) = external_of(external, "training_run") {
+        match crate::training::cancel(st, p, training).await {
+            Ok(()) | Err(Error::Conflict(_)) | Err(Error::NotFound { .. }) => {}
+            Err(e) => tracing::warn!(error = %e, "could not cancel the step's training run"),
+        }
+    }
 }
 
 /// The id of a waiting step's external work of `kind` (see the built-ins' `Wait`).

@@ -102,6 +102,9 @@ pub async fn acting_principal(st: &AppState, user: Option<Uuid>, job: JobId) -> 
     crate::training::lifecycle::principal(st, user, job).await
 }
 
+/// Queue priority of a waiting step's polls (default jobs have 0; higher runs first).
+const POLL_PRIORITY: i16 = 10;
+
 /// The queue's attempts for a step's job: the step's own (retries + 1) plus one spare.
 /// A failure on the step's last attempt fails the job at once (`Permanent`), so the
 /// spare is only used when a worker dies mid-step (its lease expires and the reaper
@@ -211,10 +214,30 @@ async fn run_step(st: &AppState, ctx: &JobCtx, step_id: Uuid) -> anyhow::Result<
         ))
         .await?;
     }
-    let work = super::as_pipeline(Some(run.pipeline_id), execute(st, pinned, &sc));
-    let outcome = match tokio::time::timeout(timeout, work).await {
-        Err(_) => Ok(Outcome::Fail(format!("the step ran past its timeout of {} s", timeout.as_secs()))),
-        Ok(o) => o,
+    // A waiting step's timeout counts from its start, across its polls: a training
+    // run that never ends must not hold the pipeline forever.
+    let budget = match (&step.external, step.started_at) {
+        (Some(_), Some(started)) => {
+            let spent = (Utc::now() - started).to_std().unwrap_or_default();
+            timeout.saturating_sub(spent)
+        }
+        _ => timeout,
+    };
+    let outcome = if budget.is_zero() {
+        if let Some(external) = &step.external {
+            super::stop_external(st, &p, external).await;
+        }
+        Ok(Outcome::Fail(format!(
+            "the step ran past its timeout of {} s while waiting for its {}",
+            timeout.as_secs(),
+            step.external.as_ref().and_then(|e| e.get("kind")).and_then(Value::as_str).unwrap_or("work")
+        )))
+    } else {
+        let work = super::as_pipeline(Some(run.pipeline_id), execute(st, pinned, &sc));
+        match tokio::time::timeout(budget, work).await {
+            Err(_) => Ok(Outcome::Fail(format!("the step ran past its timeout of {} s", timeout.as_secs()))),
+            Ok(o) => o,
+        }
     };
     let last = attempt >= step.max_attempts || ctx.is_last_attempt();
     match outcome {
@@ -229,6 +252,9 @@ async fn run_step(st: &AppState, ctx: &JobCtx, step_id: Uuid) -> anyhow::Result<
                 &StepJob { step_id },
                 EnqueueOptions {
                     run_at: Some(Utc::now() + poll_after),
+                    // A poll is a few queries: it must not queue behind the trials
+                    // or training jobs it waits for (a search queues all its trials).
+                    priority: POLL_PRIORITY,
                     max_attempts: Some(job_attempts(step.max_attempts)),
                     ..Default::default()
                 },

@@ -393,3 +393,45 @@ steps:
     assert_eq!(state, domain::training::TrainingState::Cancelled);
     workers.shutdown().await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_waiting_step_times_out_across_its_polls_and_stops_its_search(pool: PgPool) {
+    let testdata = format!("{REPO}/testdata");
+    let (st, p, workers) = setup(pool, &[&testdata]).await;
+    let spec = r#"
+name: slow-search
+steps:
+  - name: extract
+    component: extract
+    inputs: {dataset: credit, path: credit_data.csv}
+  - name: tune
+    component: tune
+    timeout: 2s
+    inputs:
+      dataset: "{{ steps.extract.outputs.dataset }}"
+      target: Status
+      algorithm: random_forest
+      space: {n_trees: {min: 60, max: 80}}
+      trials: 30
+"#;
+    pipelines::submit(&st, &p, spec).await.unwrap();
+    let run = pipelines::start_run(&st, &p, "slow-search", StartRun::default()).await.unwrap();
+    let id = run.summary.run_id;
+    let ended = eventually(Duration::from_secs(60), || async {
+        pipelines::run(&st, &p, id).await.unwrap().summary.state.is_terminal()
+    })
+    .await;
+    let detail = pipelines::run(&st, &p, id).await.unwrap();
+    assert!(ended, "{detail:#?}");
+    assert_eq!(detail.summary.state, RunState::Failed);
+    let tune = step(&detail, "tune");
+    assert!(tune.error.as_deref().unwrap().contains("timeout of 2 s while waiting"), "{tune:#?}");
+    let search: uuid::Uuid = tune.external.as_ref().unwrap()["id"].as_str().unwrap().parse().unwrap();
+    let stopped = eventually(Duration::from_secs(20), || async {
+        services::training::get(&st, &p, search).await.unwrap().summary.state
+            == domain::training::TrainingState::Cancelled
+    })
+    .await;
+    assert!(stopped, "the search goes on after its step timed out");
+    workers.shutdown().await;
+}
