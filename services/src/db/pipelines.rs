@@ -537,12 +537,12 @@ pub async fn steps(db: impl PgExecutor<'_>, run_id: Uuid) -> sqlx::Result<Vec<St
 
 /// Pending steps of a run whose dependencies have all ended: all that `advance` may
 /// move. Chosen in SQL so a step's end does not read every row of a 1,000-step run.
-/// With `after`, only steps that depend on one of those (the steps that just ended)
-/// are considered.
+/// With `among`, only those steps are considered (the dependents of the steps that
+/// just ended), found through the `(run, name)` index.
 pub async fn ready_steps(
     conn: &mut PgConnection,
     run_id: Uuid,
-    after: Option<&[String]>,
+    among: Option<&[String]>,
 ) -> sqlx::Result<Vec<StepRow>> {
     sqlx::query_as!(
         StepRow,
@@ -552,14 +552,14 @@ pub async fn ready_steps(
                   c.pipeline_run_id as "cached_from_run?", s.external, s.error, s.started_at, s.finished_at
            from pipeline_step s left join pipeline_step c on c.pipeline_step_id = s.cached_from
            where s.pipeline_run_id = $1 and s.state = 'pending'
-             and ($2::text[] is null or s.depends_on && $2)
+             and ($2::text[] is null or s.name = any($2))
              and not exists (
                  select 1 from unnest(s.depends_on) as d(name)
                  left join pipeline_step u on u.pipeline_run_id = s.pipeline_run_id and u.name = d.name
                  where u.state is null or u.state not in ('succeeded', 'cached', 'skipped', 'failed', 'cancelled'))
            order by s.position"#,
         run_id,
-        after as Option<&[String]>
+        among as Option<&[String]>
     )
     .fetch_all(conn)
     .await

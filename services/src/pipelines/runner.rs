@@ -120,6 +120,9 @@ pub(crate) struct Plan {
     pub components: BTreeMap<String, PinnedComponent>,
     /// Step name → position in `spec.steps`.
     index: HashMap<String, usize>,
+    /// Step name → the steps that depend on it: after a step ends only these can
+    /// become ready, and they are fetched by name (an index lookup, not a scan).
+    dependents: HashMap<String, Vec<String>>,
 }
 
 impl Plan {
@@ -134,7 +137,13 @@ pub(crate) fn plan_of(row: &sql::VersionRow) -> Result<Plan> {
     let components = serde_json::from_value(row.components.clone())
         .map_err(|e| Error::Other(anyhow::anyhow!("stored component pins are unreadable: {e}")))?;
     let index = spec.steps.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
-    Ok(Plan { spec, components, index })
+    let mut dependents: HashMap<String, Vec<String>> = HashMap::new();
+    for s in &spec.steps {
+        for d in s.dependencies() {
+            dependents.entry(d).or_default().push(s.name.clone());
+        }
+    }
+    Ok(Plan { spec, components, index, dependents })
 }
 
 /// Parsed plans by version id. Versions are immutable, and `advance` runs after every
@@ -396,7 +405,13 @@ async fn advance_after(conn: &mut PgConnection, run_id: Uuid, ended: Option<Vec<
             // A failed run starts nothing new; running steps finish.
             break;
         }
-        let ready = sql::ready_steps(&mut *conn, run_id, frontier.as_deref()).await?;
+        let candidates: Option<Vec<String>> = frontier.as_ref().map(|ended| {
+            ended.iter().filter_map(|n| plan.dependents.get(n)).flatten().cloned().collect()
+        });
+        if candidates.as_ref().is_some_and(Vec::is_empty) {
+            break;
+        }
+        let ready = sql::ready_steps(&mut *conn, run_id, candidates.as_deref()).await?;
         if ready.is_empty() {
             break;
         }
