@@ -67,9 +67,9 @@ pub struct RunArgs {
     /// parse (numbers, true/false), else as text.
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
-    /// Version number (default: the newest).
+    /// Version number (default: the newest). Not `--version`: that prints cairn's.
     #[arg(long)]
-    pub version: Option<i32>,
+    pub pipeline_version: Option<i32>,
     /// Follow the run, printing step states, until it ends.
     #[arg(long)]
     pub wait: bool,
@@ -313,7 +313,7 @@ impl Remote {
             }
             PipelineCommand::Run(a) => {
                 let parameters = parse_params(&a.params).map_err(RemoteError::Usage)?;
-                let req = StartRun { version: a.version, parameters };
+                let req = StartRun { version: a.pipeline_version, parameters };
                 let d: RunDetail =
                     self.post(&format!("api/v1/pipelines/{}/runs", seg(&a.name)), &req).await?;
                 if !a.wait {

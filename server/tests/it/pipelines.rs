@@ -423,7 +423,7 @@ async fn the_cli_submits_runs_waits_and_schedules(pool: PgPool) {
     let run = |params: Vec<&str>| RunArgs {
         name: "hello".into(),
         params: params.into_iter().map(String::from).collect(),
-        version: None,
+        pipeline_version: None,
         wait: true,
         remote: remote.clone(),
     };
