@@ -405,9 +405,9 @@ async fn advance_after(conn: &mut PgConnection, run_id: Uuid, ended: Option<Vec<
             // A failed run starts nothing new; running steps finish.
             break;
         }
-        let candidates: Option<Vec<String>> = frontier.as_ref().map(|ended| {
-            ended.iter().filter_map(|n| plan.dependents.get(n)).flatten().cloned().collect()
-        });
+        let candidates: Option<Vec<String>> = frontier
+            .as_ref()
+            .map(|ended| ended.iter().filter_map(|n| plan.dependents.get(n)).flatten().cloned().collect());
         if candidates.as_ref().is_some_and(Vec::is_empty) {
             break;
         }
@@ -428,17 +428,7 @@ async fn advance_after(conn: &mut PgConnection, run_id: Uuid, ended: Option<Vec<
             let Some(pinned) = plan.components.get(&s.name) else { continue };
             if let Some(skipped) = s.depends_on.iter().find(|d| state_of(d) == Some(StepState::Skipped)) {
                 let reason = format!("skipped: it needs step '{skipped}', which was skipped");
-                sql::settle_pending(
-                    &mut *conn,
-                    s.pipeline_step_id,
-                    "skipped",
-                    &json!({}),
-                    &json!({}),
-                    None,
-                    None,
-                    Some(&reason),
-                )
-                .await?;
+                settle_unrun(&mut *conn, s.pipeline_step_id, "skipped", &json!({}), &reason).await?;
                 progressed = true;
                 settled.push(s.name.clone());
                 continue;
@@ -487,17 +477,7 @@ async fn advance_after(conn: &mut PgConnection, run_id: Uuid, ended: Option<Vec<
             }
             let inputs_json = serde_json::to_value(&inputs).map_err(anyhow::Error::from)?;
             if let Some(reason) = problem {
-                sql::settle_pending(
-                    &mut *conn,
-                    s.pipeline_step_id,
-                    "failed",
-                    &inputs_json,
-                    &json!({}),
-                    None,
-                    None,
-                    Some(&reason),
-                )
-                .await?;
+                settle_unrun(&mut *conn, s.pipeline_step_id, "failed", &inputs_json, &reason).await?;
                 progressed = true;
                 settled.push(s.name.clone());
                 break;
@@ -508,34 +488,15 @@ async fn advance_after(conn: &mut PgConnection, run_id: Uuid, ended: Option<Vec<
                     Ok(true) => {}
                     Ok(false) => {
                         let reason = format!("skipped: the condition `{cond}` is false");
-                        sql::settle_pending(
-                            &mut *conn,
-                            s.pipeline_step_id,
-                            "skipped",
-                            &inputs_json,
-                            &json!({}),
-                            None,
-                            None,
-                            Some(&reason),
-                        )
-                        .await?;
+                        settle_unrun(&mut *conn, s.pipeline_step_id, "skipped", &inputs_json, &reason)
+                            .await?;
                         progressed = true;
                         settled.push(s.name.clone());
                         continue;
                     }
                     Err(e) => {
                         let reason = format!("the condition `{cond}` cannot be evaluated: {e}");
-                        sql::settle_pending(
-                            &mut *conn,
-                            s.pipeline_step_id,
-                            "failed",
-                            &inputs_json,
-                            &json!({}),
-                            None,
-                            None,
-                            Some(&reason),
-                        )
-                        .await?;
+                        settle_unrun(&mut *conn, s.pipeline_step_id, "failed", &inputs_json, &reason).await?;
                         progressed = true;
                         settled.push(s.name.clone());
                         break;
@@ -641,6 +602,19 @@ async fn counts(conn: &mut PgConnection, run_id: Uuid) -> Result<Counts> {
         }
     }
     Ok(c)
+}
+
+/// Ends a pending step that will not run: skipped (a false condition, a skipped
+/// input) or failed before starting (an input or condition that cannot be resolved).
+async fn settle_unrun(
+    conn: &mut PgConnection,
+    step: Uuid,
+    state: &str,
+    inputs: &Value,
+    reason: &str,
+) -> Result<()> {
+    sql::settle_pending(conn, step, state, inputs, &json!({}), None, None, Some(reason)).await?;
+    Ok(())
 }
 
 /// `name`, `name@latest` or `name@3` → the dataset version value.
