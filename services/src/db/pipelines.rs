@@ -835,3 +835,23 @@ pub async fn dataset_version_value(
     .fetch_optional(db)
     .await
 }
+
+/// The version ids `models:/<name>@<alias>` references point at now, for cache keys:
+/// a step whose input names an alias must miss the cache once the alias moves.
+pub async fn alias_targets(
+    conn: &mut PgConnection,
+    names: &[String],
+    aliases: &[String],
+) -> sqlx::Result<Vec<(String, String, Uuid)>> {
+    let rows = sqlx::query!(
+        r#"select r.name as "name!", t.alias as "alias!", a.model_version_id
+           from unnest($1::text[], $2::text[]) as t(name, alias)
+           join registered_model r on lower(r.name) = lower(t.name)
+           join model_alias a on a.registered_model_id = r.registered_model_id and lower(a.alias) = lower(t.alias)"#,
+        names,
+        aliases
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.name, r.alias, r.model_version_id)).collect())
+}

@@ -503,7 +503,10 @@ async fn advance_after(conn: &mut PgConnection, run_id: Uuid, ended: Option<Vec<
                     }
                 }
             }
-            let cache_key = digest_json(&json!({ "component": pinned.digest, "inputs": inputs_json }));
+            let aliases = alias_targets(&mut *conn, &inputs).await?;
+            let cache_key = digest_json(
+                &json!({ "component": pinned.digest, "inputs": inputs_json, "aliases": aliases }),
+            );
             if s.cache_enabled
                 && let Some((from, outputs)) = sql::cache_hit(&mut *conn, &cache_key, run_id).await?
             {
@@ -602,6 +605,42 @@ async fn counts(conn: &mut PgConnection, run_id: Uuid) -> Result<Counts> {
         }
     }
     Ok(c)
+}
+
+/// What each `models:/<name>@<alias>` string among the inputs points at now (empty
+/// when there are none), so the cache key changes when an alias moves: a gate against
+/// `models:/credit@production` must not reuse a verdict about the previous production.
+async fn alias_targets(conn: &mut PgConnection, inputs: &BTreeMap<String, Value>) -> Result<Value> {
+    fn collect<'a>(v: &'a Value, out: &mut Vec<(&'a str, &'a str)>) {
+        match v {
+            Value::String(s) => {
+                if let Some((name, alias)) = s.strip_prefix("models:/").and_then(|r| r.split_once('@')) {
+                    out.push((name, alias));
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+            Value::Object(o) => o.values().for_each(|x| collect(x, out)),
+            _ => {}
+        }
+    }
+    let mut refs = Vec::new();
+    inputs.values().for_each(|v| collect(v, &mut refs));
+    if refs.is_empty() {
+        return Ok(Value::Null);
+    }
+    let (names, aliases): (Vec<String>, Vec<String>) =
+        refs.iter().map(|(n, a)| (n.to_string(), a.to_string())).unzip();
+    let found = sql::alias_targets(conn, &names, &aliases).await?;
+    let mut map = serde_json::Map::new();
+    for (name, alias) in refs {
+        let target = found
+            .iter()
+            .find(|(n, a, _)| n.eq_ignore_ascii_case(name) && a.eq_ignore_ascii_case(alias))
+            .map(|(_, _, v)| Value::String(v.to_string()))
+            .unwrap_or(Value::Null);
+        map.insert(format!("models:/{name}@{alias}"), target);
+    }
+    Ok(Value::Object(map))
 }
 
 /// Ends a pending step that will not run: skipped (a false condition, a skipped

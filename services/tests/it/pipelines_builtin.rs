@@ -131,6 +131,20 @@ async fn the_credit_scoring_example_runs_green_then_from_the_cache(pool: PgPool)
     assert_eq!(registry::promotion::list(&st, &p, None, false, 50).await.unwrap().len(), 1);
     // The pipeline's own extract did not start it again through its dataset trigger.
     assert_eq!(pipelines::runs(&st, &p, Some("credit-scoring"), None, 10).await.unwrap().len(), 2);
+
+    // Once an approver moves production, the baseline `models:/credit@production`
+    // means another model: validate-model (whose input names it) runs again, the
+    // steps before it stay cached.
+    let approver = user(&st.db, Role::Approver).await;
+    let id: domain::PromotionRequestId = serde_json::from_value(request["request_id"].clone()).unwrap();
+    let review =
+        domain::registry::NewReview { decision: domain::registry::Decision::Approve, comment: String::new() };
+    registry::promotion::review(&st, &approver, id, review).await.unwrap();
+    let third = pipelines::start_run(&st, &p, "credit-scoring", start()).await.unwrap();
+    let third = finished(&st, &p, &third, Duration::from_secs(60)).await;
+    assert_eq!(third.summary.state, RunState::Succeeded, "{third:#?}");
+    assert_eq!(step(&third, "train").state, StepState::Cached);
+    assert_eq!(step(&third, "validate-model").state, StepState::Succeeded);
     workers.shutdown().await;
 }
 
