@@ -93,4 +93,12 @@ test('the credit-scoring example runs live, re-runs from the cache, and its mode
   await expect(nodes).toContainText(`${name} v1`);
   await expect(nodes).toContainText('credit_data.csv');
   await screenshot(page, 'credit-lineage');
+
+  // The run asked for production; withdraw that request so approvers in the other
+  // specs see only their own.
+  await open(page, `/models/${name}`);
+  await page.getByTestId('request-link').first().click();
+  await expect(page).toHaveURL(/\/approvals\/[0-9a-f-]{36}$/);
+  await page.getByRole('button', { name: 'Withdraw request' }).click();
+  await expect(page.getByTestId('decision-result')).toContainText('Withdrawn');
 });
