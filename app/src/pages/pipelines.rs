@@ -1053,6 +1053,17 @@ fn ValueCell(value: Value) -> impl IntoView {
         }
         .into_any();
     }
+    // Metrics: one name and value per line, at most 4 decimals, rather than raw JSON.
+    if let Some(map) = value.as_object().filter(|m| !m.is_empty() && m.values().all(Value::is_number)) {
+        let rows: Vec<(String, String)> =
+            map.iter().map(|(k, v)| (k.clone(), crate::format::stat(v.as_f64()))).collect();
+        return view! {
+            <span class="metric-list mono">
+                {rows.into_iter().map(|(k, v)| view! { <span class="nowrap">{k}" "<strong>{v}</strong></span> }).collect_view()}
+            </span>
+        }
+        .into_any();
+    }
     view! { <span class="mono break">{plain(&value)}</span> }.into_any()
 }
 
